@@ -1,0 +1,59 @@
+"""Entry point `classify_sex`: logistic regression predicting a penguin's sex.
+
+mlflow run . -e classify_sex --env-manager local -P C=0.5
+python -m steps.classify_sex --C 0.5          # the same, without MLflow Projects
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.models import infer_signature
+
+from steps.ml import plots, sex
+from steps.params import Param, integer, number
+from steps.runner import pinned, run_step
+
+PARAMS = (
+    Param("test_size", "0.2", number(0, 1), "fraction of penguins held out for evaluation"),
+    Param("seed", "42", integer(), "random seed of the train/test split and the solver"),
+    Param("C", "1.0", number(0), "inverse regularisation strength of the logistic regression"),
+    Param("max_iter", "100", integer(1), "maximum solver iterations"),
+)
+MODEL_NAME = "sex_classifier"
+
+
+def classify_sex(values, penguins):
+    data = sex.split(penguins.frame, values["test_size"], values["seed"])
+    model = sex.fit_classifier(data.X_train, data.y_train, values["C"], values["max_iter"], values["seed"])
+    metrics = sex.evaluate(model, data)
+    mlflow.log_metrics(metrics)
+
+    is_male = (data.y_test == sex.POSITIVE).to_numpy()
+    mlflow.log_figure(
+        plots.roc_curve_figure(is_male, sex.positive_scores(model, data.X_test), sex.POSITIVE), "roc_curve.png"
+    )
+    mlflow.log_figure(plots.confusion_figure(sex.confusion(model, data)), "confusion_matrix.png")
+
+    example = data.X_test.head(5)
+    info = mlflow.sklearn.log_model(
+        model,
+        name=MODEL_NAME,
+        signature=infer_signature(example, model.predict(example)),
+        input_example=example,
+        pip_requirements=pinned("scikit-learn", "skops", "numpy", "pandas", "scipy"),
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+    )
+    # As the tutorial does: load the model back from its URI and score the test set again.
+    reloaded = mlflow.sklearn.load_model(info.model_uri)
+    reloaded_eval_acc = float((reloaded.predict(data.X_test) == data.y_test).mean())
+    mlflow.log_metric("reloaded_eval_acc", reloaded_eval_acc)
+    mlflow.set_tag("model_uri", info.model_uri)
+    return {**metrics, "reloaded_eval_acc": reloaded_eval_acc}
+
+
+def main(argv=None):
+    run_step("classify_sex", PARAMS, classify_sex, argv)
+
+
+if __name__ == "__main__":
+    main()

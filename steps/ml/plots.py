@@ -1,0 +1,43 @@
+"""Figures for the steps' artifacts: data in, matplotlib figure out. No MLflow here."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: steps run on servers and clusters
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+from sklearn.metrics import RocCurveDisplay
+
+
+def roc_curve_figure(is_positive: np.ndarray, scores: np.ndarray, positive: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(5, 5))
+    RocCurveDisplay.from_predictions(is_positive, scores, name=f"P({positive})", ax=ax, plot_chance_level=True)
+    ax.set_title("ROC curve, test set")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(matrix: pd.DataFrame) -> Figure:
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+    ax.set_title("Confusion matrix, test set")
+    fig.tight_layout()
+    return fig
+
+
+def rmse_by_alpha_figure(table: pd.DataFrame, best_alpha: float) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(table["alpha"], table["cv_rmse"], yerr=table["cv_rmse_std"], marker="o", capsize=3)
+    ax.axvline(best_alpha, color="tab:red", linestyle="--", label=f"best alpha = {best_alpha:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("alpha (log scale)")
+    ax.set_ylabel("CV RMSE (g)")
+    ax.set_title("Ridge: cross-validated RMSE by alpha")
+    ax.legend()
+    fig.tight_layout()
+    return fig

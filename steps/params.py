@@ -1,0 +1,121 @@
+"""Typed step parameters, parsed from the strings MLflow Projects passes.
+
+MLproject's `float`/`int` types are not checked by MLflow, so every value arrives
+as text and is parsed and range-checked here. A bad value raises ParamError with
+one line that names the parameter, says what is allowed and shows what was given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from steps.errors import UserError
+
+
+class ParamError(UserError):
+    """A parameter value is not allowed."""
+
+
+Parser = Callable[[str, str], Any]  # (parameter name, text) -> value
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: str
+    parse: Parser
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _fail(name: str, allowed: str, text: str) -> ParamError:
+    shown = text.replace("\n", "\\n").replace("\r", "\\r")  # the error stays one line
+    return ParamError(f"{name}: must be {allowed}, got '{shown}'")
+
+
+def _range_words(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"{'strictly ' if low_open and high_open else ''}between {low:g} and {high:g}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def number(
+    low: float | None = None, high: float | None = None, *, low_open: bool = True, high_open: bool = True
+) -> Parser:
+    """A finite float, optionally within (low, high); `*_open` says whether the bound is excluded."""
+    allowed = " ".join(filter(None, ("a number", _range_words(low, high, low_open, high_open))))
+
+    def parse(name: str, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise _fail(name, allowed, text) from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if not math.isfinite(value) or too_low or too_high:
+            raise _fail(name, allowed, text)
+        return value
+
+    return parse
+
+
+def integer(minimum: int | None = None) -> Parser:
+    allowed = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
+
+    def parse(name: str, text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise _fail(name, allowed, text) from None
+        if minimum is not None and value < minimum:
+            raise _fail(name, allowed, text)
+        return value
+
+    return parse
+
+
+def number_list(low: float | None = None, *, low_open: bool = True) -> Parser:
+    """A comma-separated, non-empty list of numbers (brackets allowed: '[0.1, 0.5]')."""
+    item = number(low, low_open=low_open)
+    allowed = "a comma-separated list of one or more numbers" + (
+        f" {_range_words(low, None, low_open, True)}" if low is not None else ""
+    )
+
+    def parse(name: str, text: str) -> list[float]:
+        parts = [p.strip() for p in text.strip().strip("[]()").split(",")]
+        if not any(parts):
+            raise _fail(name, allowed, text)
+        try:
+            return [item(name, p) for p in parts]
+        except ParamError:
+            raise _fail(name, allowed, text) from None
+
+    return parse
+
+
+def text(name: str, value: str) -> str:
+    return value.strip()
+
+
+def parse_params(
+    params: Sequence[Param], argv: Sequence[str] | None, prog: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse `--name value` options: (typed values, the texts as given). ParamError on the first bad one."""
+    parser = argparse.ArgumentParser(prog=prog, description=f"MLflow Projects entry point {prog}.")
+    for param in params:
+        parser.add_argument(
+            param.flag, dest=param.name, default=param.default, help=f"{param.help} (default: '{param.default}')"
+        )
+    raw = vars(parser.parse_args(argv))
+    return {param.name: param.parse(param.name, raw[param.name]) for param in params}, raw

@@ -1,0 +1,115 @@
+"""Glue shared by every entry point, written once: parameters, the run, the data set, errors.
+
+A step module declares its parameters and a body `(values, penguins) -> headline
+metrics`; `run_step` does the rest:
+
+* parses and validates the parameters (MLflow Projects checks no float/int itself);
+* loads and validates the data set;
+* attaches to the run `mlflow run` created (MLFLOW_RUN_ID), or starts a new one when
+  the module runs on its own (`python -m steps.<step>`), in the experiment and on the
+  tracking server that MLflow's environment variables name (default: ./mlflow.db);
+* logs the parameters MLflow has not logged yet and the data set as a dataset input;
+* ends the run FINISHED, or FAILED with an `error` tag, or KILLED on Ctrl-C.
+
+Bad input is one line on stderr and exit code 2; no run is left RUNNING.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import version
+from typing import Any
+
+import mlflow
+from mlflow.entities import DatasetInput, RunStatus
+from mlflow.tracking import MlflowClient
+
+from steps.errors import UserError
+from steps.ml.data import Penguins, load_penguins
+from steps.params import Param, parse_params, text
+
+DATA = Param("data", "", text, "CSV or Parquet path/URI with the penguins columns; empty for the bundled data set")
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+Body = Callable[[dict[str, Any], Penguins], Mapping[str, float]]
+
+
+def pinned(*distributions: str) -> list[str]:
+    """`name==version` of installed distributions: explicit pip requirements for log_model.
+
+    Passing them skips MLflow's requirement inference, which costs seconds per model.
+    """
+    return [f"{name}=={version(name)}" for name in ("mlflow", *distributions)]
+
+
+def dataset_input(penguins: Penguins) -> mlflow.data.Dataset:
+    """The cleaned table as an MLflow dataset: its source and a digest of its content."""
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source class twice and says so; the *_encoded codes
+        # are integers by design (never missing after cleaning). Neither is news to the user.
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
+        dataset = mlflow.data.from_pandas(penguins.frame, source=penguins.source, name="penguins")
+        _ = dataset.schema  # computed (and cached) now, under these filters
+    return dataset
+
+
+def log_dataset_to(run_ids: Sequence[str], dataset: mlflow.data.Dataset) -> None:
+    """Record `dataset` as a training input of runs that MLflow created for us (autolog children)."""
+    client = MlflowClient()
+    entity = DatasetInput(
+        dataset._to_mlflow_entity(), tags=[mlflow.entities.InputTag("mlflow.data.context", "training")]
+    )
+    for run_id in run_ids:
+        client.log_inputs(run_id, datasets=[entity])
+
+
+def _report(error: BaseException) -> None:
+    print(f"error: {error}", file=sys.stderr)
+
+
+def _fail_run(run_id: str, error: BaseException) -> None:
+    """End a run FAILED, keeping the reason as its `error` tag."""
+    client = MlflowClient()
+    client.set_tag(run_id, "error", f"{type(error).__name__}: {error}")
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+
+def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
+    """Run one entry point from the command line; see the module docstring."""
+    # A run `mlflow run` created before starting us: it must not be left RUNNING if we fail early.
+    given_run_id = os.environ.get("MLFLOW_RUN_ID")
+    try:
+        values, texts = parse_params((DATA, *params), argv, prog=f"python -m steps.{step}")
+        penguins = load_penguins(values["data"])
+    except UserError as error:
+        _report(error)
+        if given_run_id:
+            _fail_run(given_run_id, error)
+        sys.exit(EXIT_BAD_INPUT)
+
+    run = mlflow.start_run(run_name=None if given_run_id else step)
+    run_id = run.info.run_id
+    try:
+        logged = run.data.params
+        mlflow.log_params({name: value for name, value in texts.items() if name not in logged})
+        mlflow.log_input(dataset_input(penguins), context="training")
+        headline = body(values, penguins)
+    except KeyboardInterrupt:
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        _report(KeyboardInterrupt("interrupted"))
+        sys.exit(EXIT_INTERRUPTED)
+    except BaseException as error:
+        mlflow.set_tag("error", f"{type(error).__name__}: {error}")
+        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        if isinstance(error, UserError):
+            _report(error)
+            sys.exit(EXIT_BAD_INPUT)
+        raise
+    mlflow.end_run()
+    summary = ", ".join(f"{name}={value:.4g}" for name, value in headline.items())
+    print(f"{step}: run {run_id} FINISHED: {summary}")

@@ -1,0 +1,50 @@
+"""Session fixtures: a real `mlflow server` on loopback that every test logs to."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+import mlflow
+import pytest
+
+from tests.support import free_port, start_process, stop_process, wait_for_http
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory):
+    """A real tracking server: SQLite backend, proxied artifacts, one worker, a free port on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("tracking-server")
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+        "--serve-artifacts",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    log = root / "server.log"
+    server = start_process(cmd, log)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{uri}/health", server, timeout=120, log=log)
+        mlflow.set_tracking_uri(uri)
+        yield uri
+    finally:
+        stop_process(server)
+
+
+@pytest.fixture
+def experiment(tracking_uri, request):
+    """A fresh experiment name per test, so runs never mix."""
+    return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,45 @@
+"""Bad input through the real `mlflow run` CLI: one clear line, exit != 0, no run left RUNNING."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from steps.ml.data import bundled_csv_path
+from tests.support import mlflow_run, runs_of
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad-data")
+    penguins = pd.read_csv(bundled_csv_path())
+    penguins.drop(columns=["flipper_length_mm"]).to_csv(root / "no_flipper.csv", index=False)
+    penguins.assign(bill_depth_mm="deep").to_csv(root / "text_depth.csv", index=False)
+    return root
+
+
+CASES = [
+    # (entry point, params, parameter named in the error, words that say what is allowed)
+    ("classify_sex", {"test_size": "1.5"}, "test_size", "between 0 and 1"),
+    ("classify_sex", {"test_size": "0"}, "test_size", "between 0 and 1"),
+    ("classify_sex", {"C": "abc"}, "C", "a number > 0"),
+    ("classify_sex", {"max_iter": "0"}, "max_iter", "whole number >= 1"),
+    ("tune_body_mass", {"alphas": ""}, "alphas", "list of one or more numbers"),
+    ("tune_body_mass", {"alphas": "0.1,big"}, "alphas", "list of one or more numbers"),
+    ("classify_sex", {"data": "/no/such/penguins.csv"}, "data", "no such file"),
+    ("tune_body_mass", {"data": "{bad}/no_flipper.csv"}, "data", "missing column(s) flipper_length_mm"),
+    ("classify_sex", {"data": "{bad}/text_depth.csv"}, "data", "non-numeric value(s) in column(s) bill_depth_mm"),
+]
+
+
+@pytest.mark.parametrize(("entry_point", "params", "parameter", "allowed"), CASES, ids=lambda v: str(v)[:40])
+def test_bad_input_fails_cleanly(entry_point, params, parameter, allowed, bad_files, tracking_uri, experiment):
+    params = {k: v.replace("{bad}", str(bad_files)) for k, v in params.items()}
+    result = mlflow_run(entry_point, experiment, tracking_uri, timeout=120, **params)
+    assert result.returncode != 0
+    (line,) = result.error_lines  # exactly one error line, no traceback
+    assert line.startswith(f"error: {parameter}: ") and allowed in line
+    assert "Traceback" not in result.stderr
+    (run,) = runs_of(experiment)
+    assert run.info.status == "FAILED"
+    assert parameter in run.data.tags["error"]
