@@ -29,7 +29,7 @@ RUNTIME_LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
 PYTHON_VERSION = "3.11"
 DIGEST_LINE = "# inputs-sha256: "
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")  # name[extras]==version
 
 
 def conda_pip_requirements() -> list[str]:

@@ -1,4 +1,4 @@
-"""Session fixtures: a real `mlflow server` on loopback that every test logs to."""
+"""Session fixtures: a real `mlflow server`, a real Spark cluster and Connect server, all on loopback."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 import mlflow
 import pytest
 
+from tests.spark_cluster import start_cluster, start_connect_server
 from tests.support import free_port, start_process, stop_process, wait_for_http
 
 
@@ -48,3 +49,24 @@ def tracking_uri(tmp_path_factory):
 def experiment(tracking_uri, request):
     """A fresh experiment name per test, so runs never mix."""
     return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory):
+    """A real standalone Spark master with two workers (1 core, 1 GiB each) on 127.0.0.1."""
+    cluster, processes = start_cluster(tmp_path_factory.mktemp("spark-cluster"))
+    try:
+        yield cluster
+    finally:
+        for process in reversed(processes):
+            stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def spark_connect(tmp_path_factory):
+    """A real Spark Connect server (local[2] behind it) on 127.0.0.1; yields its sc:// URL."""
+    url, process = start_connect_server(tmp_path_factory.mktemp("spark-connect"))
+    try:
+        yield url
+    finally:
+        stop_process(process)

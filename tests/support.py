@@ -75,7 +75,9 @@ class CliResult:
         return mlflow.get_run(self.run_id)
 
 
-def mlflow_run(entry_point: str, experiment: str, tracking_uri: str, timeout: float = 300, **params) -> CliResult:
+def mlflow_run(
+    entry_point: str, experiment: str, tracking_uri: str, timeout: float = 300, env: dict | None = None, **params
+) -> CliResult:
     """`mlflow run <project> -e <entry_point> --env-manager local -P k=v ...`, as a user types it."""
     cmd = [
         sys.executable,
@@ -92,7 +94,7 @@ def mlflow_run(entry_point: str, experiment: str, tracking_uri: str, timeout: fl
     ]
     for name, value in params.items():
         cmd += ["-P", f"{name}={value}"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    env = {**os.environ, **(env or {}), "MLFLOW_TRACKING_URI": tracking_uri}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=PROJECT)
     match = RUN_ID.search(done.stderr)
     return CliResult(done.returncode, done.stdout, done.stderr, match.group(1) if match else None)

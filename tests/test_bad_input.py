@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
 from steps.ml.data import bundled_csv_path
-from tests.support import mlflow_run, runs_of
+from tests.support import free_port, mlflow_run, runs_of
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +31,20 @@ CASES = [
     ("classify_sex", {"data": "/no/such/penguins.csv"}, "data", "no such file"),
     ("tune_body_mass", {"data": "{bad}/no_flipper.csv"}, "data", "missing column(s) flipper_length_mm"),
     ("classify_sex", {"data": "{bad}/text_depth.csv"}, "data", "non-numeric value(s) in column(s) bill_depth_mm"),
+    ("classify_species", {"test_fraction": "1"}, "test_fraction", "between 0 and 1"),
+    ("classify_species", {"max_iter": "0"}, "max_iter", "whole number >= 1"),
+    ("classify_species", {"spark_master": "spark://127.0.0.1:{closed}"}, "spark_master", "cannot reach"),
+    ("classify_species", {"spark_master": "sc://127.0.0.1:{closed}"}, "spark_master", "cannot reach"),
+    ("classify_species", {"spark_master": "mesos://old"}, "spark_master", "local[*], local[N], spark://host:port"),
 ]
 
 
 @pytest.mark.parametrize(("entry_point", "params", "parameter", "allowed"), CASES, ids=lambda v: str(v)[:40])
 def test_bad_input_fails_cleanly(entry_point, params, parameter, allowed, bad_files, tracking_uri, experiment):
-    params = {k: v.replace("{bad}", str(bad_files)) for k, v in params.items()}
+    params = {k: v.replace("{bad}", str(bad_files)).replace("{closed}", str(free_port())) for k, v in params.items()}
+    started = time.monotonic()
     result = mlflow_run(entry_point, experiment, tracking_uri, timeout=120, **params)
+    assert time.monotonic() - started < 60
     assert result.returncode != 0
     (line,) = result.error_lines  # exactly one error line, no traceback
     assert line.startswith(f"error: {parameter}: ") and allowed in line

@@ -118,6 +118,28 @@ def clean(table: pd.DataFrame) -> pd.DataFrame:
     return complete
 
 
+def split_rows(frame: pd.DataFrame, stratify_by: str, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test) rows, stratified on one column and reproducible from the seed.
+
+    Raises DataError when the table is too small to put every class on both sides.
+    """
+    from sklearn.model_selection import train_test_split
+
+    try:
+        train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=frame[stratify_by])
+    except ValueError as error:
+        raise DataError(
+            f"data: {len(frame)} complete rows cannot be split with a test share of {test_size:g}: {error}"
+        ) from None
+    classes = frame[stratify_by].nunique()
+    if train[stratify_by].nunique() < classes or test[stratify_by].nunique() < classes:
+        raise DataError(
+            f"data: {len(frame)} complete rows leave a {stratify_by} class out of one side of the split;"
+            " more penguins are needed"
+        )
+    return train, test
+
+
 def load_penguins(location: str = "") -> Penguins:
     """The cleaned penguins from `location`, or the bundled set when it is empty."""
     location = location.strip()

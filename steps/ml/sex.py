@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from steps.ml.data import MEASUREMENTS, DataError
+from steps.ml.data import MEASUREMENTS, split_rows
 from steps.ml.features import category_encoder
 
 FEATURES = (*MEASUREMENTS, "island", "species")
@@ -33,23 +32,9 @@ class Split:
 
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> Split:
-    """Stratified train/test split on sex, reproducible from the seed.
-
-    Raises DataError when the table is too small to put both sexes on both sides.
-    """
-    try:
-        X_train, X_test, y_train, y_test = train_test_split(
-            frame.loc[:, list(FEATURES)], frame[TARGET], test_size=test_size, random_state=seed, stratify=frame[TARGET]
-        )
-    except ValueError as error:
-        raise DataError(
-            f"data: {len(frame)} complete rows cannot be split with test_size={test_size:g}: {error}"
-        ) from None
-    if y_train.nunique() < 2 or y_test.nunique() < 2:
-        raise DataError(
-            f"data: {len(frame)} complete rows leave one sex missing from a side of the split; more penguins are needed"
-        )
-    return Split(X_train, X_test, y_train, y_test)
+    """Train/test split stratified on sex, reproducible from the seed (DataError if too few rows)."""
+    train, test = split_rows(frame, TARGET, test_size, seed)
+    return Split(train.loc[:, list(FEATURES)], test.loc[:, list(FEATURES)], train[TARGET], test[TARGET])
 
 
 def fit_classifier(X: pd.DataFrame, y: pd.Series, C: float, max_iter: int, seed: int) -> Pipeline:

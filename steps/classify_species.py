@@ -1,0 +1,66 @@
+"""Entry point `classify_species`: Spark ML logistic regression predicting the species.
+
+mlflow run . -e classify_species --env-manager local
+mlflow run . -e classify_species --env-manager local -P spark_master=spark://host:7077
+mlflow run . -e classify_species --env-manager local -P spark_master=sc://host:15002
+python -m steps.classify_species --max-iter 20
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.models import infer_signature
+
+from steps.ml import species
+from steps.ml.data import split_rows
+from steps.params import Param, integer, number
+from steps.runner import pinned, run_step
+from steps.spark import SPARK_MASTER, executor_environment, is_connect, log_spark_model, spark_session
+
+PARAMS = (
+    Param("test_fraction", "0.2", number(0, 1), "fraction of penguins held out for evaluation"),
+    Param("seed", "42", integer(), "random seed of the train/test split"),
+    Param("max_iter", "10", integer(1), "maximum iterations of the logistic regression"),
+    Param("reg_param", "0.0", number(0, low_open=False), "regularisation strength (>= 0)"),
+    SPARK_MASTER,
+)
+MODEL_NAME = "species_classifier"
+
+
+def classify_species(values, penguins):
+    train_rows, test_rows = split_rows(penguins.frame, "species", values["test_fraction"], values["seed"])
+    run = mlflow.active_run()
+    env = executor_environment(mlflow.get_tracking_uri(), run.info.experiment_id)
+    with spark_session(values["spark_master"], "classify_species", env) as spark:
+        mlflow.set_tag("spark_master", describe_master(spark))
+        train = spark.createDataFrame(species.training_frame(train_rows))
+        test = spark.createDataFrame(species.training_frame(test_rows))
+        model = species.fit(train, values["max_iter"], values["reg_param"])
+        metrics = species.evaluate(model, train, test)
+        mlflow.log_metrics(metrics)
+
+        example = test_rows.loc[:, list(species.FEATURES)].head(5)
+        predicted = model.transform(spark.createDataFrame(example)).select("prediction").toPandas()["prediction"]
+        model_uri = log_spark_model(
+            spark,
+            model,
+            MODEL_NAME,
+            signature=infer_signature(example, predicted),
+            input_example=example,
+            pip_requirements=pinned("pyspark", "pandas", "numpy", "pyarrow"),
+        )
+    mlflow.set_tag("model_uri", model_uri)
+    return metrics
+
+
+def describe_master(spark) -> str:
+    """Where the work ran: the master URL, or the Connect endpoint."""
+    return "spark-connect" if is_connect(spark) else spark.sparkContext.master
+
+
+def main(argv=None):
+    run_step("classify_species", PARAMS, classify_species, argv)
+
+
+if __name__ == "__main__":
+    main()

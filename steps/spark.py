@@ -1,0 +1,165 @@
+"""The one Spark session policy every Spark step uses.
+
+* A session that is already active (Databricks, a notebook) is reused and never
+  stopped; `spark_master` is then ignored.
+* Otherwise `spark_master` says where to run: `local[*]` (the default), `local[N]`,
+  a standalone master `spark://host:port`, any other master URL Spark accepts
+  (`yarn`, `k8s://...`), or a Spark Connect endpoint `sc://host:port`.
+* Executors on a real cluster do not see the driver's environment, so the tracking
+  URI, the experiment id and any MLFLOW_TRACKING_* credentials are handed to them
+  through `spark.executorEnv.*` (local mode hides the need).
+* A `spark://` or `sc://` endpoint that does not answer is reported within seconds,
+  instead of Spark retrying for minutes.
+* Console noise down to warnings; few shuffle partitions, as the data are small.
+* Only a session this module started is stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+from steps.params import Param, ParamError
+
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+CONNECT_TIMEOUT_S = 5.0
+SHUFFLE_PARTITIONS = "4"
+LOCAL_MASTER = re.compile(r"^local(\[(\*|\d+)(,\s*\d+)?\])?$")
+CLUSTER_MASTER = re.compile(r"^(spark|sc|k8s)://\S+$|^yarn$")
+ALLOWED = "local[*], local[N], spark://host:port, sc://host:port, yarn or k8s://..."
+
+
+def check_master(name: str, master: str) -> str:
+    """Parse `spark_master`: one of the forms in ALLOWED."""
+    master = master.strip()
+    if not (LOCAL_MASTER.match(master) or CLUSTER_MASTER.match(master)):
+        raise ParamError(f"{name}: must be {ALLOWED}, got '{master}'")
+    return master
+
+
+SPARK_MASTER = Param(
+    "spark_master", "local[*]", check_master, f"where Spark runs: {ALLOWED}; an active session (Databricks) wins"
+)
+
+
+def endpoint(master: str) -> tuple[str, int] | None:
+    """(host, port) of a spark:// or sc:// URL, which we can probe before starting Spark."""
+    parsed = urlparse(master)
+    if parsed.scheme == "spark":
+        return parsed.hostname or "", parsed.port or 7077
+    if parsed.scheme == "sc":
+        return parsed.hostname or "", parsed.port or 15002
+    return None
+
+
+def ensure_reachable(master: str) -> None:
+    """Fail fast, naming the parameter, when a standalone master or Connect server does not answer."""
+    address = endpoint(master)
+    if address is None:
+        return
+    try:
+        socket.create_connection(address, timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ParamError(f"spark_master: cannot reach '{master}' ({reason}); is the Spark master running?") from None
+
+
+def executor_environment(tracking_uri: str, experiment_id: str | None) -> dict[str, str]:
+    """What an executor needs to log to the same tracking server and experiment as the driver."""
+    env = {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_TRACKING_")}
+    env["MLFLOW_TRACKING_URI"] = absolute_tracking_uri(tracking_uri)
+    if experiment_id:
+        env["MLFLOW_EXPERIMENT_ID"] = experiment_id
+    return env
+
+
+def absolute_tracking_uri(uri: str) -> str:
+    """A relative `sqlite:///mlflow.db` means nothing in an executor's working directory."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + os.path.abspath(uri[len(prefix) :])
+    return uri
+
+
+def is_connect(spark) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def log_spark_model(spark, model, name: str, *, signature, input_example, pip_requirements: list[str]) -> str:
+    """Log a fitted pyspark.ml model as this run's model `name`; return its models:/ URI."""
+    import mlflow
+
+    if not is_connect(spark):
+        info = mlflow.spark.log_model(
+            model, name, signature=signature, input_example=input_example, pip_requirements=pip_requirements
+        )
+        return info.model_uri
+    # MLflow 3.17 saves Spark models through py4j, which a Spark Connect client does not have.
+    # So the Connect server writes the model into a directory this process can read (the same
+    # host, or a shared MLFLOW_DFS_TMP), a local Spark in a child process turns it into an
+    # MLflow model directory, and that directory is logged as the run's model.
+    import json
+    import subprocess
+    import tempfile
+
+    from mlflow.tracking import MlflowClient
+
+    with tempfile.TemporaryDirectory(dir=os.environ.get("MLFLOW_DFS_TMP")) as tmp:
+        model.write().overwrite().save(os.path.join(tmp, "sparkml"))
+        if not os.path.isdir(os.path.join(tmp, "sparkml")):
+            raise ParamError(
+                "spark_master: the Spark Connect server saved the model where this machine cannot read it;"
+                " set MLFLOW_DFS_TMP to a directory that both share"
+            )
+        input_example.to_parquet(os.path.join(tmp, "example.parquet"))
+        spec = {"signature": signature.to_dict(), "pip_requirements": pip_requirements}
+        Path(tmp, "spec.json").write_text(json.dumps(spec))
+        env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+        subprocess.run([sys.executable, "-m", "steps.spark_export", tmp], check=True, env=env)
+        logged = mlflow.initialize_logged_model(name=name, model_type="spark")
+        MlflowClient().log_model_artifacts(logged.model_id, os.path.join(tmp, "model"))
+        mlflow.finalize_logged_model(logged.model_id, "READY")
+    return f"models:/{logged.model_id}"
+
+
+@contextmanager
+def spark_session(master: str, app_name: str, executor_env: dict[str, str]) -> Iterator:
+    """The session to use: the active one if any, else a new one on `master`, stopped on exit."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
+    ensure_reachable(master)
+    if master.startswith("sc://"):
+        # Spark Connect: the server owns the cluster and its configuration.
+        session = SparkSession.builder.remote(master).appName(app_name).getOrCreate()
+    else:
+        builder = (
+            SparkSession.builder.master(master)
+            .appName(app_name)
+            .config("spark.sql.shuffle.partitions", SHUFFLE_PARTITIONS)
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}")
+        )
+        if LOCAL_MASTER.match(master) and "PYSPARK_PYTHON" not in os.environ:
+            # Local Python workers run this very interpreter (and its packages). On a cluster
+            # the workers' Python is the cluster's business: PYSPARK_PYTHON or spark.pyspark.python.
+            builder = builder.config("spark.pyspark.python", sys.executable)
+        for name, value in executor_env.items():
+            builder = builder.config(f"spark.executorEnv.{name}", value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("WARN")
+    try:
+        yield session
+    finally:
+        session.stop()
