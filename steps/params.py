@@ -35,7 +35,8 @@ class Param:
         return "--" + self.name.replace("_", "-")
 
 
-def _fail(name: str, allowed: str, text: str) -> ParamError:
+def invalid(name: str, allowed: str, text: str) -> ParamError:
+    """The one-line error for a value of `name` that is not `allowed`."""
     shown = text.replace("\n", "\\n").replace("\r", "\\r")  # the error stays one line
     return ParamError(f"{name}: must be {allowed}, got '{shown}'")
 
@@ -60,11 +61,11 @@ def number(
         try:
             value = float(text)
         except ValueError:
-            raise _fail(name, allowed, text) from None
+            raise invalid(name, allowed, text) from None
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
         if not math.isfinite(value) or too_low or too_high:
-            raise _fail(name, allowed, text)
+            raise invalid(name, allowed, text)
         return value
 
     return parse
@@ -77,9 +78,9 @@ def integer(minimum: int | None = None) -> Parser:
         try:
             value = int(text.strip())
         except ValueError:
-            raise _fail(name, allowed, text) from None
+            raise invalid(name, allowed, text) from None
         if minimum is not None and value < minimum:
-            raise _fail(name, allowed, text)
+            raise invalid(name, allowed, text)
         return value
 
     return parse
@@ -95,11 +96,11 @@ def number_list(low: float | None = None, *, low_open: bool = True) -> Parser:
     def parse(name: str, text: str) -> list[float]:
         parts = [p.strip() for p in text.strip().strip("[]()").split(",")]
         if not any(parts):
-            raise _fail(name, allowed, text)
+            raise invalid(name, allowed, text)
         try:
             return [item(name, p) for p in parts]
         except ParamError:
-            raise _fail(name, allowed, text) from None
+            raise invalid(name, allowed, text) from None
 
     return parse
 
@@ -119,3 +120,28 @@ def parse_params(
         )
     raw = vars(parser.parse_args(argv))
     return {param.name: param.parse(param.name, raw[param.name]) for param in params}, raw
+
+
+def choice(options: Sequence[str]) -> Parser:
+    """One of `options`."""
+    allowed = "one of " + ", ".join(options)
+
+    def parse(name: str, text: str) -> str:
+        if text.strip() not in options:
+            raise invalid(name, allowed, text)
+        return text.strip()
+
+    return parse
+
+
+def choices(options: Sequence[str]) -> Parser:
+    """A comma-separated, non-empty list of distinct values from `options`."""
+    allowed = "a comma-separated list of " + ", ".join(options)
+
+    def parse(name: str, text: str) -> list[str]:
+        values = [v.strip() for v in text.strip().strip("[]").split(",") if v.strip()]
+        if not values or len(set(values)) != len(values) or not set(values) <= set(options):
+            raise invalid(name, allowed, text)
+        return values
+
+    return parse

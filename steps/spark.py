@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-from steps.params import Param, ParamError
+from steps.params import Param, ParamError, invalid
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 CONNECT_TIMEOUT_S = 5.0
@@ -39,7 +39,7 @@ def check_master(name: str, master: str) -> str:
     """Parse `spark_master`: one of the forms in ALLOWED."""
     master = master.strip()
     if not (LOCAL_MASTER.match(master) or CLUSTER_MASTER.match(master)):
-        raise ParamError(f"{name}: must be {ALLOWED}, got '{master}'")
+        raise invalid(name, ALLOWED, master)
     return master
 
 

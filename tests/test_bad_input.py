@@ -36,6 +36,13 @@ CASES = [
     ("classify_species", {"spark_master": "spark://127.0.0.1:{closed}"}, "spark_master", "cannot reach"),
     ("classify_species", {"spark_master": "sc://127.0.0.1:{closed}"}, "spark_master", "cannot reach"),
     ("classify_species", {"spark_master": "mesos://old"}, "spark_master", "local[*], local[N], spark://host:port"),
+    ("cluster_islands", {"eps": "0"}, "eps", "numbers > 0"),
+    ("cluster_islands", {"eps": "abc"}, "eps", "numbers > 0"),
+    ("cluster_islands", {"eps": ""}, "eps", "list of one or more numbers"),
+    ("cluster_islands", {"eps": "0.5,0.5"}, "eps", "distinct values"),
+    ("cluster_islands", {"min_samples": "0"}, "min_samples", "whole number >= 1"),
+    ("cluster_islands", {"group_by": "beak"}, "group_by", "one of species, island, sex"),
+    ("cluster_islands", {"features": "wingspan"}, "features", "list of bill_length_mm"),
 ]
 
 

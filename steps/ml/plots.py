@@ -41,3 +41,23 @@ def rmse_by_alpha_figure(table: pd.DataFrame, best_alpha: float) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def sweep_figure(group: str, rows: pd.DataFrame, metrics: tuple[str, ...], chosen_eps: float | None) -> Figure:
+    """Small multiples: each metric against eps for one group; the chosen eps marked.
+
+    Undefined values are gaps in the curve, not zeros.
+    """
+    columns = 4
+    fig, axes = plt.subplots(-(-len(metrics) // columns), columns, figsize=(3.2 * columns, 5.6), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        ax.plot(rows["eps"], rows[metric], marker="o")
+        if chosen_eps is not None:
+            ax.axvline(chosen_eps, color="tab:red", linestyle="--", linewidth=1)
+        ax.set_title(metric)
+        ax.set_xlabel("eps")
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.axis("off")
+    fig.suptitle(f"{group}: metrics by eps" + (f" (chosen eps = {chosen_eps:g})" if chosen_eps is not None else ""))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,111 @@
+"""Entry point `cluster_islands`: a DBSCAN sweep over eps for each group (island), on Spark.
+
+Three levels of runs, as the tutorial intends: this run is the job; under it one run per
+group; under each group one run per eps (`Biscoe-eps0.5`) with its metrics and model.
+The sweep's results also come back as a table, so nothing needs the UI.
+
+    mlflow run . -e cluster_islands --env-manager local -P eps=0.5
+    mlflow run . -e cluster_islands --env-manager local -P group_by=species -P select_by=silhouette
+    python -m steps.cluster_islands --eps 0.3,0.5,0.7
+"""
+
+from __future__ import annotations
+
+import os
+
+import mlflow
+import pandas as pd
+
+from steps.ml import clustering, plots
+from steps.ml.data import CATEGORIES, MEASUREMENTS
+from steps.nested_runs import SweepConfig, run_sweep
+from steps.params import Param, choice, choices, integer, invalid, number_list
+from steps.runner import pinned, run_step
+from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
+
+PARAMS = (
+    Param("eps", ",".join(f"{e:g}" for e in clustering.DEFAULT_EPS), number_list(0), "DBSCAN eps values, each > 0"),
+    Param("min_samples", "3", integer(1), "DBSCAN min_samples"),
+    Param("group_by", "island", choice(tuple(CATEGORIES)), "the column whose groups are clustered separately"),
+    Param("features", ",".join(MEASUREMENTS), choices(MEASUREMENTS), "measurements to cluster on"),
+    Param(
+        "select_by",
+        "s_dbw",
+        choice(clustering.QUALITY),
+        "metric that picks each group's best eps: s_dbw, davies_bouldin (lower is better), "
+        "silhouette, calinski_harabasz (higher is better)",
+    ),
+    SPARK_MASTER,
+)
+# Test-only: makes the first attempt of every Spark task fail after it has logged.
+FAULT_SWITCH = "MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT"
+
+
+def cluster_islands(values, penguins):
+    eps_values = values["eps"]
+    if len(set(eps_values)) != len(eps_values):
+        raise invalid("eps", "distinct values", ",".join(f"{e:g}" for e in eps_values))
+    run = mlflow.active_run()
+    tracking_uri = absolute_tracking_uri(mlflow.get_tracking_uri())
+    config = SweepConfig(
+        tracking_uri=tracking_uri,
+        experiment_id=run.info.experiment_id,
+        job_run_id=run.info.run_id,
+        group_by=values["group_by"],
+        features=tuple(values["features"]),
+        eps_values=tuple(eps_values),
+        min_samples=values["min_samples"],
+        select_by=values["select_by"],
+        pip_requirements=tuple(pinned("scikit-learn", "skops", "numpy", "scipy")),
+        fail_first_attempt=os.environ.get(FAULT_SWITCH) == "1",
+    )
+    rows = penguins.frame.loc[:, [config.group_by, *config.features]].astype({config.group_by: str})
+    env = executor_environment(tracking_uri, config.experiment_id)
+    with spark_session(values["spark_master"], "cluster_islands", env) as spark:
+        results = run_sweep(spark, rows, config)
+    log_results(results, config)
+    chosen = results.groupby("group").apply(lambda g: clustering.best(g, config.select_by), include_groups=False)
+    return {
+        "groups": results["group"].nunique(),
+        "eps_runs": len(results),
+        "best_eps_found": int(chosen.notna().any(axis=1).sum()),
+    }
+
+
+def chosen_table(results: pd.DataFrame, select_by: str) -> pd.DataFrame:
+    """One row per group: the chosen eps, its metrics, run and model (empty where none is defined)."""
+    rows = []
+    for group, sweep in results.groupby("group", sort=True):
+        best = clustering.best(sweep, select_by)
+        rows.append({"group": group, **({} if best is None else best.drop(labels=["group"]).to_dict())})
+    return pd.DataFrame(rows, columns=list(results.columns))
+
+
+def log_results(results: pd.DataFrame, config: SweepConfig) -> None:
+    """The sweep table (JSON table and CSV), the chosen eps per group, and one figure per group."""
+    mlflow.log_table(results, "sweep_results.json")
+    chosen = chosen_table(results, config.select_by)
+    mlflow.log_table(chosen, "chosen_eps.json")
+    with_csv = {"sweep_results.csv": results, "chosen_eps.csv": chosen}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, table in with_csv.items():
+            table.to_csv(os.path.join(tmp, name), index=False)
+            mlflow.log_artifact(os.path.join(tmp, name))
+    for group, sweep in results.groupby("group", sort=True):
+        best = clustering.best(sweep, config.select_by)
+        figure = plots.sweep_figure(group, sweep, clustering.METRICS, None if best is None else float(best["eps"]))
+        mlflow.log_figure(figure, f"plots/{group}.png")
+    mlflow.set_tag(
+        "select_by",
+        f"{config.select_by} ({'lower' if clustering.LOWER_IS_BETTER[config.select_by] else 'higher'} is better)",
+    )
+
+
+def main(argv=None):
+    run_step("cluster_islands", PARAMS, cluster_islands, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""DBSCAN sweeps over eps for one group of penguins, and how to pick the best eps. No MLflow, no Spark.
+
+Every metric is computed on the same standardised data DBSCAN clustered. Noise points
+(label -1) are not a cluster: silhouette, Calinski-Harabasz and Davies-Bouldin are
+computed on the clustered points, and S_Dbw filters noise (`alg_noise='filter'`). A
+metric that is undefined for a clustering (fewer than two clusters, or every clustered
+point in its own cluster) is None, never a stand-in number: -1 is a legal silhouette.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from s_dbw import S_Dbw
+from sklearn.cluster import DBSCAN
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from steps.ml.data import MEASUREMENTS
+
+DEFAULT_EPS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5)
+# Which way each quality metric points: True when lower is better.
+LOWER_IS_BETTER = {"s_dbw": True, "davies_bouldin": True, "silhouette": False, "calinski_harabasz": False}
+QUALITY = tuple(LOWER_IS_BETTER)
+COUNTS = ("n_clusters", "n_clustered_records", "noise_ratio")
+METRICS = (*QUALITY, *COUNTS)
+FEATURES = MEASUREMENTS
+
+
+@dataclass(frozen=True)
+class EpsResult:
+    eps: float
+    metrics: dict[str, float | None]  # None: undefined for this clustering
+    model: Pipeline  # StandardScaler + the fitted DBSCAN
+
+
+def cluster_metrics(scaled: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
+    """The seven metrics of one clustering of `scaled` (labels -1 = noise)."""
+    clustered = labels != -1
+    n_clusters = len(set(labels[clustered]))
+    metrics: dict[str, float | None] = {
+        "n_clusters": float(n_clusters),
+        "n_clustered_records": float(clustered.sum()),
+        "noise_ratio": float(1 - clustered.mean()) if len(labels) else None,
+    }
+    # silhouette needs 2 <= clusters <= points - 1; the others need two clusters.
+    defined = n_clusters >= 2 and clustered.sum() > n_clusters
+    if not defined:
+        return {**metrics, **dict.fromkeys(QUALITY)}
+    X, y = scaled[clustered], labels[clustered]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # s_dbw divides by zero-variance clusters
+        s_dbw = float(S_Dbw(scaled, labels, alg_noise="filter"))
+    return {
+        **metrics,
+        "silhouette": float(silhouette_score(X, y)),
+        "calinski_harabasz": float(calinski_harabasz_score(X, y)),
+        "davies_bouldin": float(davies_bouldin_score(X, y)),
+        "s_dbw": s_dbw if np.isfinite(s_dbw) else None,
+    }
+
+
+def sweep(
+    group: pd.DataFrame, features: Sequence[str], eps_values: Sequence[float], min_samples: int
+) -> list[EpsResult]:
+    """Standardise `features` of one group, then fit DBSCAN(eps, min_samples) for every eps.
+
+    A group with fewer rows than min_samples (or than 2) cannot be clustered: every eps
+    gets counts only and undefined quality metrics, and no error.
+    """
+    X = group.loc[:, list(features)].to_numpy(dtype="float64")
+    results = []
+    for eps in eps_values:
+        model = make_pipeline(StandardScaler(), DBSCAN(eps=eps, min_samples=min_samples))
+        if len(X) >= 2:
+            labels = model.fit_predict(X)
+            scaled = model.named_steps["standardscaler"].transform(X)
+        else:
+            labels, scaled = np.full(len(X), -1), X
+        results.append(EpsResult(float(eps), cluster_metrics(scaled, labels), model))
+    return results
+
+
+def best(rows: pd.DataFrame, select_by: str) -> pd.Series | None:
+    """The row with the best `select_by` value (direction from LOWER_IS_BETTER); None if all undefined.
+
+    Ties go to the smaller eps, so the choice is deterministic.
+    """
+    defined = rows.dropna(subset=[select_by]).sort_values("eps")
+    if defined.empty:
+        return None
+    values = defined[select_by]
+    index = values.idxmin() if LOWER_IS_BETTER[select_by] else values.idxmax()
+    return defined.loc[index]

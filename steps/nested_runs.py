@@ -1,0 +1,295 @@
+"""Group and eps runs logged from Spark tasks: nested under the job run, exactly once, fast.
+
+Run in a Spark task (executor), not on the driver:
+
+* Only MlflowClient calls on explicit run ids: no fluent `start_run`, so a task never
+  closes the job run (the tutorial's `start_run(run_id=parent)` in a task did) and never
+  depends on what an executor's environment says. The tracking URI, experiment and job
+  run come in a `SweepConfig` inside the task's closure.
+* Exactly once. Every child run carries its identity as tags (job run, group, eps). A
+  task first reads what earlier attempts of it left: a FINISHED eps run is reused as it
+  is, an unfinished one (the attempt died while logging it) is deleted and logged again,
+  a RUNNING group run is resumed. A retried or speculative task therefore leaves one
+  group run per group and one eps run per (group, eps); none stays RUNNING.
+* Fast. Per eps run: create, one log_batch (params, metrics, tags), the model with
+  explicit pip requirements (no inference), one tag, terminate. The model is logged
+  from the executor; nothing is collected to the driver but the results table.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from steps.ml import clustering
+
+JOB, LEVEL, GROUP, EPS = "penguins.job_run_id", "penguins.level", "penguins.group", "penguins.eps"
+PARENT, RUN_NAME = "mlflow.parentRunId", "mlflow.runName"
+MODEL_NAME = "dbscan"
+RESULT_COLUMNS = ("group", "eps", *clustering.METRICS, "run_id", "model_uri", "group_run_id")
+RESULT_SCHEMA = ", ".join(
+    f"{name} {'string' if name in ('group', 'run_id', 'model_uri', 'group_run_id') else 'double'}"
+    for name in RESULT_COLUMNS
+)
+EPS_RUNS_AT_ONCE = 4
+FAULT_MESSAGE = "injected fault: the first attempt of this task fails after logging (test switch)"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    tracking_uri: str
+    experiment_id: str
+    job_run_id: str
+    group_by: str
+    features: tuple[str, ...]
+    eps_values: tuple[float, ...]
+    min_samples: int
+    select_by: str
+    pip_requirements: tuple[str, ...]
+    # Test-only: make attempt 0 of every task fail after it has logged (see tests/test_cluster_islands.py).
+    fail_first_attempt: bool = False
+    tags: dict[str, str] = field(default_factory=dict)  # extra tags for every child run (e.g. the commit)
+
+
+def eps_label(eps: float) -> str:
+    return f"{eps:g}"
+
+
+def run_name(group: str, eps: float) -> str:
+    return f"{group}-eps{eps_label(eps)}"
+
+
+def group_task(config: SweepConfig):
+    """The function for `groupBy(group_by).applyInPandas(..., RESULT_SCHEMA)`."""
+
+    def run_group(key: tuple, rows: pd.DataFrame) -> pd.DataFrame:
+        return sweep_group(config, str(key[0]), rows)
+
+    return run_group
+
+
+def _client(config: SweepConfig):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    # Model.log uses the global tracking URI; set it from the config, never from the executor's env.
+    mlflow.set_tracking_uri(config.tracking_uri)
+    # set_terminated would print a "View run" line (and read the run again) for every run.
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    return MlflowClient(tracking_uri=config.tracking_uri)
+
+
+def _existing_runs(client, config: SweepConfig, group: str) -> list:
+    """Every active run an earlier attempt logged for this group: the group run and its eps runs."""
+    escaped = group.replace("'", "\\'")
+    found = client.search_runs(
+        [config.experiment_id],
+        filter_string=f"tags.`{JOB}` = '{config.job_run_id}' AND tags.`{GROUP}` = '{escaped}'",
+        max_results=5000,
+    )
+    return list(found)
+
+
+def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """Sweep eps for one group, log the group run and its eps runs, return one row per eps."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _client(config)
+    existing = _existing_runs(client, config, group)
+    group_runs = [r for r in existing if r.data.tags.get(LEVEL) == "group"]
+    group_done = bool(group_runs) and group_runs[0].info.status == "FINISHED"
+    earlier = {r.data.tags.get(EPS): r for r in existing if r.data.tags.get(LEVEL) == "eps"}
+    identity = {JOB: config.job_run_id, GROUP: group, **config.tags}
+    group_run_id = group_runs[0].info.run_id if group_runs else _create_group_run(client, config, group, identity)
+
+    now = int(time.time() * 1000)
+    results = clustering.sweep(rows, config.features, config.eps_values, config.min_samples)
+    last = len(results) - 1
+
+    def log_eps(position: int) -> dict:
+        result = results[position]
+        done = earlier.get(eps_label(result.eps))
+        if done is not None and done.info.status == "FINISHED" and "model_uri" in done.data.tags:
+            run_id, model_uri = done.info.run_id, done.data.tags["model_uri"]
+        else:
+            if done is not None:  # left half-logged by a failed attempt: redo it from scratch
+                client.delete_run(done.info.run_id)
+            fault = config.fail_first_attempt and position == last and _first_attempt()
+            run_id, model_uri = _log_eps_run(client, config, group, group_run_id, identity, result, now, fault)
+        return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
+
+    # The runs are independent and the work is waiting on the server: log a few at once.
+    with ThreadPoolExecutor(EPS_RUNS_AT_ONCE) as pool:
+        table = list(pool.map(log_eps, range(len(results))))
+    frame = pd.DataFrame(table, columns=list(RESULT_COLUMNS))
+    if not group_done:
+        _finish_group_run(client, config, group_run_id, frame, now)
+    return frame
+
+
+def _log_eps_run(client, config, group, group_run_id, identity, result, now, fault: bool) -> tuple[str, str]:
+    """One eps run: create, model, one batch of params/metrics/tags, FINISHED. Returns (run id, model URI)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    label = eps_label(result.eps)
+    name = run_name(group, result.eps)
+    run_id = client.create_run(
+        config.experiment_id, tags={**identity, PARENT: group_run_id, LEVEL: "eps", EPS: label}, run_name=name
+    ).info.run_id
+    if fault:
+        raise RuntimeError(FAULT_MESSAGE)
+    model_uri = _log_model(client, config, result.model, run_id)
+    defined = {k: v for k, v in result.metrics.items() if v is not None}
+    undefined = sorted(set(result.metrics) - set(defined))
+    tags = [RunTag("model_uri", model_uri)]
+    if undefined:
+        tags += [RunTag("undefined_metrics", ",".join(undefined)),
+                 RunTag("undefined_reason", "fewer than two clusters among the clustered points")]  # fmt: skip
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in defined.items()],
+        params=[Param("eps", label), Param("min_samples", str(config.min_samples)),
+                Param("group_by", config.group_by), Param("group", group)],
+        tags=tags,
+    )  # fmt: skip
+    client.set_terminated(run_id, "FINISHED")
+    return run_id, model_uri
+
+
+def _create_group_run(client, config: SweepConfig, group: str, identity: dict[str, str]) -> str:
+    from mlflow.entities import Param
+
+    run = client.create_run(
+        config.experiment_id,
+        tags={**identity, PARENT: config.job_run_id, LEVEL: "group", RUN_NAME: group},
+        run_name=group,
+    )
+    client.log_batch(
+        run.info.run_id,
+        params=[Param("group_by", config.group_by), Param("group", group), Param("select_by", config.select_by)],
+    )
+    return run.info.run_id
+
+
+def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.DataFrame, now: int) -> None:
+    """Record the best eps by `select_by` and its metrics on the group run, then end it."""
+    from mlflow.entities import Metric, RunTag
+
+    chosen = clustering.best(frame, config.select_by)
+    direction = "lower" if clustering.LOWER_IS_BETTER[config.select_by] else "higher"
+    tags = [RunTag("select_by", f"{config.select_by} ({direction} is better)")]
+    metrics = []
+    if chosen is None:
+        tags.append(RunTag("best_eps", f"none: {config.select_by} is undefined for every eps"))
+    else:
+        tags += [RunTag("best_eps", eps_label(chosen["eps"])), RunTag("best_run_id", chosen["run_id"]),
+                 RunTag("best_model_uri", chosen["model_uri"])]  # fmt: skip
+        metrics = [Metric("best_eps", float(chosen["eps"]), now, 0)]
+        metrics += [Metric(k, float(chosen[k]), now, 0) for k in clustering.METRICS if not np.isnan(chosen[k])]
+    if not client.get_run(group_run_id).data.metrics:  # a retried task may have logged them already
+        client.log_batch(group_run_id, metrics=metrics, tags=tags)
+    client.set_terminated(group_run_id, "FINISHED")
+
+
+def _log_model(client, config: SweepConfig, model, run_id: str) -> str:
+    """Log `model` as the run's logged model with 8 requests (Model.log makes ~23: it also
+    re-reads the run's params and every metric's history, which this run does not have yet)."""
+    import logging
+    import tempfile
+
+    import mlflow
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+    from mlflow.models import Model
+
+    # DBSCAN has no predict(): MLflow warns, for every model, that it logs no pyfunc flavor.
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+    logged = client.create_logged_model(config.experiment_id, name=MODEL_NAME, source_run_id=run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.sklearn.save_model(
+            model,
+            f"{tmp}/model",
+            mlflow_model=Model(artifact_path=logged.artifact_location, run_id=run_id, model_id=logged.model_id),
+            pip_requirements=list(config.pip_requirements),
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+        )
+        client.log_model_artifacts(logged.model_id, f"{tmp}/model")
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
+    return f"models:/{logged.model_id}"
+
+
+def _first_attempt() -> bool:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context is not None and context.attemptNumber() == 0
+
+
+def _row(group: str, eps: float, metrics: dict, run_id: str, model_uri: str, group_run_id: str) -> dict:
+    values = {k: (np.nan if v is None else v) for k, v in metrics.items()}
+    return {
+        "group": group,
+        "eps": eps,
+        **values,
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "group_run_id": group_run_id,
+    }
+
+
+def count_finished_groups(client, config: SweepConfig) -> int:
+    found = client.search_runs(
+        [config.experiment_id],
+        filter_string=f"tags.`{JOB}` = '{config.job_run_id}' AND tags.`{LEVEL}` = 'group' "
+        "AND attributes.status = 'FINISHED'",
+        max_results=5000,
+    )
+    return len(found)
+
+
+def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: float = 2.0) -> pd.DataFrame:
+    """The grouped sweep on Spark; prints progress (groups done of total, elapsed) while it runs."""
+    import sys
+    import threading
+
+    import pyspark.cloudpickle
+    from mlflow.tracking import MlflowClient
+
+    import steps
+
+    # Ship this project's code inside the task closure: executors need not have it installed.
+    pyspark.cloudpickle.register_pickle_by_value(steps)
+    total = rows[config.group_by].nunique()
+    # One partition per group (up to a cap), and no coalescing them back into one task.
+    spark.conf.set("spark.sql.shuffle.partitions", str(max(1, min(total, 64))))
+    spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+    frame = spark.createDataFrame(rows)
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def report() -> None:
+        client, last = MlflowClient(config.tracking_uri), -1
+        while not stop.wait(progress_every_s):
+            try:
+                done = count_finished_groups(client, config)
+            except Exception:  # progress is best effort; the sweep itself reports real errors
+                continue
+            if done != last:
+                print(
+                    f"cluster_islands: {done}/{total} groups done, {time.monotonic() - started:.1f} s", file=sys.stderr
+                )
+                last = done
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    try:
+        results = frame.groupBy(config.group_by).applyInPandas(group_task(config), RESULT_SCHEMA).toPandas()
+    finally:
+        stop.set()
+        reporter.join()
+    print(f"cluster_islands: {total}/{total} groups done, {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return results.sort_values(["group", "eps"]).reset_index(drop=True)

@@ -1,0 +1,176 @@
+"""End to end: `mlflow run . -e cluster_islands`, the grouped DBSCAN sweep on Spark with
+nested runs, against the real tracking server; locally and on the standalone cluster."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from s_dbw import S_Dbw
+from sklearn.cluster import DBSCAN
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+from steps.ml.data import bundled_csv_path, load_penguins
+from tests.support import child_runs, mlflow_run, runs_of
+
+ISLANDS = {"Biscoe", "Dream", "Torgersen"}
+FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+LOCAL = {"SPARK_LOCAL_IP": "127.0.0.1"}
+
+
+def sweep(tracking_uri, env=None, **params):
+    experiment = f"islands-{uuid.uuid4().hex[:8]}"
+    result = mlflow_run("cluster_islands", experiment, tracking_uri, env={**LOCAL, **(env or {})}, **params)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result, experiment
+
+
+def levels(experiment):
+    runs = runs_of(experiment)
+    by_level = {level: [r for r in runs if r.data.tags.get("penguins.level") == level] for level in ("group", "eps")}
+    jobs = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    return jobs, by_level["group"], by_level["eps"]
+
+
+def test_single_eps_as_written(tracking_uri):
+    """`-P eps=0.5`: job run -> 3 group runs -> 1 eps run each, all FINISHED."""
+    result, experiment = sweep(tracking_uri, eps="0.5")
+    (job,), groups, eps_runs = levels(experiment)
+    assert job.info.run_id == result.run_id and job.info.status == "FINISHED"
+    assert {g.info.run_name for g in groups} == ISLANDS
+    assert all(g.data.tags["mlflow.parentRunId"] == job.info.run_id for g in groups)
+    for group in groups:
+        (child,) = child_runs(group)
+        assert child.info.run_name == f"{group.info.run_name}-eps0.5"
+        assert child.data.params["eps"] == "0.5"
+        assert child.info.experiment_id == job.info.experiment_id
+    assert all(r.info.status == "FINISHED" for r in (job, *groups, *eps_runs))
+    assert "groups done" in result.stderr  # progress is printed
+
+
+@pytest.fixture(scope="module")
+def default_sweep(tracking_uri):
+    _, experiment = sweep(tracking_uri)
+    return levels(experiment)
+
+
+def test_default_sweep_has_27_eps_runs_under_3_groups(default_sweep):
+    (job,), groups, eps_runs = default_sweep
+    assert len(groups) == 3 and len(eps_runs) == 27
+    assert all(r.info.status == "FINISHED" for r in (job, *groups, *eps_runs))
+    names = {r.info.run_name for r in eps_runs}
+    assert {
+        f"{island}-eps{eps:g}" for island in ISLANDS for eps in (0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5)
+    } == names
+
+
+def test_group_run_records_the_best_eps_by_s_dbw(default_sweep):
+    _, groups, _ = default_sweep
+    for group in groups:
+        children = child_runs(group)
+        scored = {float(c.data.params["eps"]): c.data.metrics["s_dbw"] for c in children if "s_dbw" in c.data.metrics}
+        best = min(scored, key=lambda eps: (scored[eps], eps))
+        assert group.data.metrics["best_eps"] == best
+        assert group.data.metrics["s_dbw"] == scored[best]
+        assert group.data.tags["select_by"] == "s_dbw (lower is better)"
+
+
+def test_results_table_plots_and_models(default_sweep):
+    (job,), _, eps_runs = default_sweep
+    names = {f.path for f in MlflowClient().list_artifacts(job.info.run_id)}
+    assert {"sweep_results.json", "sweep_results.csv", "chosen_eps.json", "chosen_eps.csv"} <= names
+    plots = {f.path for f in MlflowClient().list_artifacts(job.info.run_id, "plots")}
+    assert plots == {f"plots/{island}.png" for island in ISLANDS}
+    table = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=job.info.run_id, artifact_path="sweep_results.csv"))
+    assert len(table) == 27 and set(table["run_id"]) == {r.info.run_id for r in eps_runs}
+    for model_uri in table["model_uri"]:
+        model = mlflow.sklearn.load_model(model_uri)
+        assert model.named_steps["dbscan"].eps in set(table["eps"])
+    chosen = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=job.info.run_id, artifact_path="chosen_eps.csv"))
+    assert set(chosen["group"]) == ISLANDS
+
+
+def test_metrics_match_an_independent_computation(default_sweep):
+    """Recompute Dream's metrics here, with scikit-learn and s_dbw directly."""
+    _, groups, _ = default_sweep
+    (dream,) = [g for g in groups if g.info.run_name == "Dream"]
+    penguins = load_penguins().frame
+    X = StandardScaler().fit_transform(penguins.loc[penguins["island"] == "Dream", FEATURES].to_numpy(float))
+    for child in child_runs(dream):
+        labels = DBSCAN(eps=float(child.data.params["eps"]), min_samples=3).fit_predict(X)
+        kept = labels != -1
+        n_clusters = len(set(labels[kept]))
+        logged = child.data.metrics
+        assert logged["n_clusters"] == n_clusters
+        assert logged["n_clustered_records"] == kept.sum()
+        assert logged["noise_ratio"] == pytest.approx(1 - kept.mean())
+        if n_clusters >= 2:
+            assert logged["silhouette"] == pytest.approx(silhouette_score(X[kept], labels[kept]))
+            assert logged["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(X[kept], labels[kept]))
+            assert logged["davies_bouldin"] == pytest.approx(davies_bouldin_score(X[kept], labels[kept]))
+            assert logged["s_dbw"] == pytest.approx(S_Dbw(X, labels, alg_noise="filter"))
+        else:  # undefined: not logged as a number, said with a tag
+            assert not {"silhouette", "s_dbw"} & set(logged)
+            assert "silhouette" in child.data.tags["undefined_metrics"]
+
+
+def test_a_group_smaller_than_min_samples_is_logged_as_undefined(tracking_uri, tmp_path):
+    penguins = pd.read_csv(bundled_csv_path()).dropna()
+    small = pd.concat(
+        [penguins[penguins["island"] != "Torgersen"], penguins[penguins["island"] == "Torgersen"].head(2)]
+    )
+    small.to_csv(tmp_path / "small.csv", index=False)
+    _, experiment = sweep(tracking_uri, eps="0.5,0.9", data=str(tmp_path / "small.csv"))
+    (job,), groups, eps_runs = levels(experiment)
+    assert job.info.status == "FINISHED" and len(groups) == 3 and len(eps_runs) == 6
+    torgersen = [r for r in eps_runs if r.data.params["group"] == "Torgersen"]
+    assert all(r.data.metrics["n_clusters"] == 0 and "s_dbw" in r.data.tags["undefined_metrics"] for r in torgersen)
+
+
+def assert_exactly_once(experiment):
+    (job,), groups, eps_runs = levels(experiment)
+    assert job.info.status == "FINISHED"
+    assert len(groups) == 3 and len(eps_runs) == 27
+    assert len({(r.data.params["group"], r.data.params["eps"]) for r in eps_runs}) == 27
+    assert not [r for r in runs_of(experiment) if r.info.status == "RUNNING"]
+    for run in eps_runs:  # every metric once: no duplicate history from the failed attempt
+        assert len(MlflowClient().get_metric_history(run.info.run_id, "n_clusters")) == 1
+
+
+FAULT = {"MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT": "1"}
+
+
+def test_retried_tasks_leave_each_run_exactly_once_locally(tracking_uri):
+    # local[2,2]: two cores, spark.task.maxFailures=2 (local mode's way of saying it).
+    _, experiment = sweep(tracking_uri, env=FAULT, spark_master="local[2,2]")
+    assert_exactly_once(experiment)
+
+
+def test_retried_tasks_leave_each_run_exactly_once_on_the_cluster(tracking_uri, spark_cluster, tmp_path):
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    (conf_dir / "spark-defaults.conf").write_text("spark.task.maxFailures 2\n")
+    env = {**FAULT, "SPARK_CONF_DIR": str(conf_dir)}
+    _, experiment = sweep(tracking_uri, env=env, spark_master=spark_cluster.master_url)
+    assert_exactly_once(experiment)
+    assert spark_cluster.executor_dirs("cluster_islands")  # the tasks ran in the workers' executors
+    stderr = "\n".join(p.read_text() for d in spark_cluster.executor_dirs("cluster_islands") for p in d.glob("stderr"))
+    assert "injected fault" in stderr  # the first attempts really failed there
+
+
+def test_eps_must_be_distinct_positive_numbers():
+    from steps.cluster_islands import PARAMS
+    from steps.params import ParamError
+
+    eps = next(p for p in PARAMS if p.name == "eps")
+    assert eps.parse("eps", "0.5") == [0.5]
+    with pytest.raises(ParamError):
+        eps.parse("eps", "0")
+    assert math.isclose(sum(eps.parse("eps", eps.default)), 6.6)
+    assert np.allclose(eps.parse("eps", "[0.1, 0.2]"), [0.1, 0.2])
