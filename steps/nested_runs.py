@@ -66,7 +66,7 @@ def run_name(group: str, eps: float) -> str:
 def group_task(config: SweepConfig):
     """The function for `groupBy(group_by).applyInPandas(..., RESULT_SCHEMA)`."""
 
-    def run_group(key: tuple, rows: pd.DataFrame) -> pd.DataFrame:
+    def run_group(key, rows):  # no type hints: pyspark would try to infer the UDF type from them
         return sweep_group(config, str(key[0]), rows)
 
     return run_group

@@ -1,0 +1,153 @@
+"""Benchmark the cluster_islands sweep: this project's logging against tutorial-style logging.
+
+    python bench/cluster_sweep.py                 # default sweep: 3 islands x 9 eps, both ways
+    python bench/cluster_sweep.py --groups 100 --skip-tutorial   # synthetic groups: cost per group
+
+Both ways run in the same process, on the same Spark session, data and tracking server
+(a fresh `mlflow server` on 127.0.0.1, SQLite, one worker, unless --tracking-uri is given):
+
+* ours: steps.nested_runs.run_sweep (batched logging, explicit pip requirements, models
+  logged from the executors);
+* tutorial-style: per eps, a nested fluent run, one call per param and metric, and
+  mlflow.sklearn.log_model inferring the requirements, as the tutorial's UDF does.
+
+It prints the sweep times and their ratio. The first sweep of a session also pays for
+starting the Python workers and importing MLflow in them ("cold"); the benchmark runs
+ours twice and reports both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
+import mlflow
+
+from steps.ml import clustering
+from steps.ml.data import load_penguins
+from steps.nested_runs import RESULT_SCHEMA, SweepConfig, run_sweep
+from steps.runner import pinned
+from steps.spark import spark_session
+from tests.support import free_port, start_process, stop_process, wait_for_http
+
+
+def synthetic_penguins(groups: int, rows_per_group: int = 110, seed: int = 0) -> pd.DataFrame:
+    """Penguin-like groups: resampled real penguins with a little noise, `groups` labels."""
+    rng = np.random.default_rng(seed)
+    real = load_penguins().frame.loc[:, list(clustering.FEATURES)]
+    frames = []
+    for g in range(groups):
+        sample = real.sample(rows_per_group, replace=True, random_state=int(rng.integers(1 << 31))).reset_index(
+            drop=True
+        )
+        noise = rng.normal(0, 0.02, size=sample.shape) * sample.std().to_numpy()
+        frames.append((sample + noise).assign(island=f"g{g:04d}"))
+    return pd.concat(frames, ignore_index=True).loc[:, ["island", *clustering.FEATURES]]
+
+
+def tutorial_style_task(tracking_uri: str, experiment_id: str, parent_run_id: str, eps_values: tuple[float, ...]):
+    """The tutorial's logging, minus its bugs that would change the counts (it closed the parent)."""
+
+    def run_group(key, rows: pd.DataFrame) -> pd.DataFrame:
+        import mlflow
+
+        mlflow.set_tracking_uri(tracking_uri)
+        group = str(key[0])
+        out = []
+        for result in clustering.sweep(rows, clustering.FEATURES, eps_values, 3):
+            with mlflow.start_run(experiment_id=experiment_id, parent_run_id=parent_run_id,
+                                  run_name=f"{group}-eps{result.eps:g}") as run:  # fmt: skip
+                mlflow.log_param("eps", result.eps)
+                for name, value in result.metrics.items():
+                    mlflow.log_metric(name, -1 if value is None else value)  # the tutorial's -1
+                info = mlflow.sklearn.log_model(result.model, name="dbscan")  # infers requirements
+            row = {k: (np.nan if v is None else v) for k, v in result.metrics.items()}
+            out.append({"group": group, "eps": result.eps, **row, "run_id": run.info.run_id,
+                        "model_uri": info.model_uri, "group_run_id": parent_run_id})  # fmt: skip
+        return pd.DataFrame(out)
+
+    return run_group
+
+
+def timed(label: str, fn):
+    started = time.monotonic()
+    result = fn()
+    seconds = time.monotonic() - started
+    print(f"{label}: {seconds:.2f} s", flush=True)
+    return seconds, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=0, help="synthetic groups (0: the three islands)")
+    parser.add_argument("--skip-tutorial", action="store_true", help="only time this project's sweep")
+    parser.add_argument("--tracking-uri", default="", help="an existing server (default: start one)")
+    parser.add_argument("--spark-master", default="local[*]")
+    args = parser.parse_args()
+
+    rows = (
+        synthetic_penguins(args.groups)
+        if args.groups
+        else load_penguins().frame.loc[:, ["island", *clustering.FEATURES]]
+    )
+    n_groups, eps_values = rows["island"].nunique(), clustering.DEFAULT_EPS
+    n_runs = n_groups * len(eps_values)
+    print(f"{n_groups} groups x {len(eps_values)} eps = {n_runs} eps runs, models included", flush=True)
+
+    server = None
+    with tempfile.TemporaryDirectory() as tmp:
+        tracking_uri = args.tracking_uri
+        if not tracking_uri:
+            port = free_port()
+            log = Path(tmp) / "server.log"
+            server = start_process([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+                                    f"sqlite:///{tmp}/mlflow.db", "--artifacts-destination", f"{tmp}/artifacts",
+                                    "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port),
+                                    "--workers", "1"], log,
+                                   env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # fmt: skip
+            tracking_uri = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{tracking_uri}/health", server, timeout=120, log=log)
+        try:
+            mlflow.set_tracking_uri(tracking_uri)
+            os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+            client = mlflow.MlflowClient()
+            experiment_id = client.create_experiment(f"bench-{int(time.time())}")
+            requirements = tuple(pinned("scikit-learn", "skops", "numpy", "scipy"))
+
+            def ours() -> pd.DataFrame:
+                job = client.create_run(experiment_id, run_name="bench-ours")
+                config = SweepConfig(tracking_uri, experiment_id, job.info.run_id, "island", clustering.FEATURES,
+                                     eps_values, 3, "s_dbw", requirements)  # fmt: skip
+                return run_sweep(spark, rows, config, progress_every_s=5)
+
+            with spark_session(args.spark_master, "bench-cluster-sweep", {}) as spark:
+                cold, _ = timed("ours, cold (first sweep of the session)", ours)
+                warm, results = timed("ours, warm", ours)
+                assert len(results) == n_runs
+                print(f"ours: {warm / n_groups * 1000:.0f} ms per group, {warm / n_runs * 1000:.0f} ms per eps run "
+                      f"(warm); {cold / n_groups * 1000:.0f} ms per group (cold)")  # fmt: skip
+                if not args.skip_tutorial:
+                    parent = client.create_run(experiment_id, run_name="bench-tutorial").info.run_id
+                    task = tutorial_style_task(tracking_uri, experiment_id, parent, eps_values)
+                    frame = spark.createDataFrame(rows)
+                    tutorial, _ = timed(
+                        "tutorial-style",
+                        lambda: frame.groupBy("island").applyInPandas(task, RESULT_SCHEMA).toPandas(),
+                    )
+                    print(f"ratio tutorial-style / ours: {tutorial / warm:.1f}x (warm), {tutorial / cold:.1f}x (cold)")
+        finally:
+            if server is not None:
+                stop_process(server)
+
+
+if __name__ == "__main__":
+    main()
