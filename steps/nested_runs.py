@@ -251,6 +251,18 @@ def count_finished_groups(client, config: SweepConfig) -> int:
     return len(found)
 
 
+def fail_unfinished(client, config: SweepConfig) -> None:
+    """After a failed Spark job: no group or eps run of it may stay RUNNING."""
+    found = client.search_runs(
+        [config.experiment_id],
+        filter_string=f"tags.`{JOB}` = '{config.job_run_id}' AND attributes.status = 'RUNNING'",
+        max_results=5000,
+    )
+    for run in found:
+        client.set_tag(run.info.run_id, "error", "the Spark job of this sweep failed before this run was complete")
+        client.set_terminated(run.info.run_id, "FAILED")
+
+
 def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: float = 2.0) -> pd.DataFrame:
     """The grouped sweep on Spark; prints progress (groups done of total, elapsed) while it runs."""
     import sys
@@ -288,6 +300,9 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
     reporter.start()
     try:
         results = frame.groupBy(config.group_by).applyInPandas(group_task(config), RESULT_SCHEMA).toPandas()
+    except BaseException:
+        fail_unfinished(MlflowClient(config.tracking_uri), config)
+        raise
     finally:
         stop.set()
         reporter.join()

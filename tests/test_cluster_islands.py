@@ -174,3 +174,14 @@ def test_eps_must_be_distinct_positive_numbers():
         eps.parse("eps", "0")
     assert math.isclose(sum(eps.parse("eps", eps.default)), 6.6)
     assert np.allclose(eps.parse("eps", "[0.1, 0.2]"), [0.1, 0.2])
+
+
+def test_a_failed_spark_job_leaves_no_run_running(tracking_uri, experiment):
+    # local[2,1]: one attempt per task, so the injected fault fails the whole Spark job.
+    result = mlflow_run("cluster_islands", experiment, tracking_uri, env={**LOCAL, **FAULT},
+                        spark_master="local[2,1]", eps="0.5")  # fmt: skip
+    assert result.returncode != 0
+    runs = runs_of(experiment)
+    assert len(runs) > 1  # the job and the runs its tasks had started
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    assert result.run().info.status == "FAILED"
