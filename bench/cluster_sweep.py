@@ -35,7 +35,7 @@ import mlflow
 from steps.ml import clustering
 from steps.ml.data import load_penguins
 from steps.nested_runs import RESULT_SCHEMA, SweepConfig, run_sweep
-from steps.runner import pinned
+from steps.runner import SKLEARN_REQUIREMENTS, pinned
 from steps.spark import spark_session
 from tests.support import free_port, start_process, stop_process, wait_for_http
 
@@ -121,7 +121,7 @@ def main() -> None:
             os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
             client = mlflow.MlflowClient()
             experiment_id = client.create_experiment(f"bench-{int(time.time())}")
-            requirements = tuple(pinned("scikit-learn", "skops", "numpy", "scipy"))
+            requirements = tuple(pinned(*SKLEARN_REQUIREMENTS))
 
             def ours() -> pd.DataFrame:
                 job = client.create_run(experiment_id, run_name="bench-ours")

@@ -7,11 +7,10 @@ python -m steps.classify_sex --C 0.5          # the same, without MLflow Project
 from __future__ import annotations
 
 import mlflow
-from mlflow.models import infer_signature
 
 from steps.ml import plots, sex
 from steps.params import Param, integer, number
-from steps.runner import pinned, run_step
+from steps.runner import log_sklearn_model, run_step
 
 PARAMS = (
     Param("test_size", "0.2", number(0, 1), "fraction of penguins held out for evaluation"),
@@ -34,20 +33,11 @@ def classify_sex(values, penguins):
     )
     mlflow.log_figure(plots.confusion_figure(sex.confusion(model, data)), "confusion_matrix.png")
 
-    example = data.X_test.head(5)
-    info = mlflow.sklearn.log_model(
-        model,
-        name=MODEL_NAME,
-        signature=infer_signature(example, model.predict(example)),
-        input_example=example,
-        pip_requirements=pinned("scikit-learn", "skops", "numpy", "pandas", "scipy"),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-    )
+    model_uri = log_sklearn_model(model, MODEL_NAME, data.X_test.head(5))
     # As the tutorial does: load the model back from its URI and score the test set again.
-    reloaded = mlflow.sklearn.load_model(info.model_uri)
+    reloaded = mlflow.sklearn.load_model(model_uri)
     reloaded_eval_acc = float((reloaded.predict(data.X_test) == data.y_test).mean())
     mlflow.log_metric("reloaded_eval_acc", reloaded_eval_acc)
-    mlflow.set_tag("model_uri", info.model_uri)
     return {**metrics, "reloaded_eval_acc": reloaded_eval_acc}
 
 

@@ -20,7 +20,7 @@ from steps.ml import clustering, plots
 from steps.ml.data import CATEGORIES, MEASUREMENTS
 from steps.nested_runs import SweepConfig, run_sweep
 from steps.params import Param, choice, choices, integer, invalid, number_list
-from steps.runner import pinned, run_step
+from steps.runner import SKLEARN_REQUIREMENTS, pinned, run_step
 from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
 
 PARAMS = (
@@ -56,7 +56,7 @@ def cluster_islands(values, penguins):
         eps_values=tuple(eps_values),
         min_samples=values["min_samples"],
         select_by=values["select_by"],
-        pip_requirements=tuple(pinned("scikit-learn", "skops", "numpy", "scipy")),
+        pip_requirements=tuple(pinned(*SKLEARN_REQUIREMENTS)),
         fail_first_attempt=os.environ.get(FAULT_SWITCH) == "1",
     )
     rows = penguins.frame.loc[:, [config.group_by, *config.features]].astype({config.group_by: str})

@@ -46,6 +46,28 @@ def pinned(*distributions: str) -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", *distributions)]
 
 
+SKLEARN_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
+
+
+def log_sklearn_model(model, name: str, example) -> str:
+    """Log a fitted scikit-learn model as the active run's model `name`, tag its URI, return it.
+
+    Signature and input example from `example` (raw rows); skops format; pinned requirements.
+    """
+    from mlflow.models import infer_signature
+
+    info = mlflow.sklearn.log_model(
+        model,
+        name=name,
+        signature=infer_signature(example, model.predict(example)),
+        input_example=example,
+        pip_requirements=pinned(*SKLEARN_REQUIREMENTS),
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+    )
+    mlflow.set_tag("model_uri", info.model_uri)
+    return info.model_uri
+
+
 def dataset_input(penguins: Penguins) -> mlflow.data.Dataset:
     """The cleaned table as an MLflow dataset: its source and a digest of its content."""
     with warnings.catch_warnings():

@@ -9,12 +9,11 @@
 from __future__ import annotations
 
 import mlflow
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from steps.ml import body_mass, plots
 from steps.params import Param, number_list
-from steps.runner import dataset_input, log_dataset_to, pinned, run_step
+from steps.runner import dataset_input, log_dataset_to, log_sklearn_model, run_step
 
 PARAMS = (Param("alphas", "0.05,0.1,0.5,1,2,5", number_list(0, low_open=False), "Ridge alphas to try"),)
 MODEL_NAME = "body_mass_regressor"
@@ -45,17 +44,7 @@ def tune_body_mass(values, penguins):
     for child in children:  # autolog names them at random; name them by what they tried
         MlflowClient().set_tag(child.info.run_id, "mlflow.runName", f"alpha={float(child.data.params['alpha']):g}")
 
-    model = body_mass.best_model(fitted)
-    example = penguins.frame.loc[:, list(body_mass.FEATURES)].head(5)
-    info = mlflow.sklearn.log_model(
-        model,
-        name=MODEL_NAME,
-        signature=infer_signature(example, model.predict(example)),
-        input_example=example,
-        pip_requirements=pinned("scikit-learn", "skops", "numpy", "pandas", "scipy"),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-    )
-    mlflow.set_tag("model_uri", info.model_uri)
+    log_sklearn_model(body_mass.best_model(fitted), MODEL_NAME, penguins.frame.loc[:, list(body_mass.FEATURES)].head(5))
     return {"best_alpha": best_alpha, "best_cv_rmse": best_rmse, "child_runs": len(children)}
 
 
