@@ -12,6 +12,7 @@ The sweep's results also come back as a table, so nothing needs the UI.
 from __future__ import annotations
 
 import os
+import tempfile
 
 import mlflow
 import pandas as pd
@@ -63,13 +64,8 @@ def cluster_islands(values, penguins):
     env = executor_environment(tracking_uri, config.experiment_id)
     with spark_session(values["spark_master"], "cluster_islands", env) as spark:
         results = run_sweep(spark, rows, config)
-    log_results(results, config)
-    chosen = results.groupby("group").apply(lambda g: clustering.best(g, config.select_by), include_groups=False)
-    return {
-        "groups": results["group"].nunique(),
-        "eps_runs": len(results),
-        "best_eps_found": int(chosen.notna().any(axis=1).sum()),
-    }
+    chosen = log_results(results, config)
+    return {"groups": len(chosen), "eps_runs": len(results), "groups_with_best_eps": int(chosen["eps"].notna().sum())}
 
 
 def chosen_table(results: pd.DataFrame, select_by: str) -> pd.DataFrame:
@@ -81,14 +77,15 @@ def chosen_table(results: pd.DataFrame, select_by: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(results.columns))
 
 
-def log_results(results: pd.DataFrame, config: SweepConfig) -> None:
-    """The sweep table (JSON table and CSV), the chosen eps per group, and one figure per group."""
+def log_results(results: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
+    """Log the sweep table (JSON table and CSV), the chosen eps per group, and one figure per group.
+
+    Returns the chosen-eps table.
+    """
     mlflow.log_table(results, "sweep_results.json")
     chosen = chosen_table(results, config.select_by)
     mlflow.log_table(chosen, "chosen_eps.json")
     with_csv = {"sweep_results.csv": results, "chosen_eps.csv": chosen}
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         for name, table in with_csv.items():
             table.to_csv(os.path.join(tmp, name), index=False)
@@ -97,10 +94,12 @@ def log_results(results: pd.DataFrame, config: SweepConfig) -> None:
         best = clustering.best(sweep, config.select_by)
         figure = plots.sweep_figure(group, sweep, clustering.METRICS, None if best is None else float(best["eps"]))
         mlflow.log_figure(figure, f"plots/{group}.png")
+        plots.close(figure)  # hundreds of groups would otherwise keep hundreds of figures open
     mlflow.set_tag(
         "select_by",
         f"{config.select_by} ({'lower' if clustering.LOWER_IS_BETTER[config.select_by] else 'higher'} is better)",
     )
+    return chosen
 
 
 def main(argv=None):

@@ -14,6 +14,11 @@ from matplotlib.figure import Figure
 from sklearn.metrics import RocCurveDisplay
 
 
+def close(figure: Figure) -> None:
+    """Release a figure once it is logged (pyplot keeps every figure it made)."""
+    plt.close(figure)
+
+
 def roc_curve_figure(is_positive: np.ndarray, scores: np.ndarray, positive: str) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 5))
     RocCurveDisplay.from_predictions(is_positive, scores, name=f"P({positive})", ax=ax, plot_chance_level=True)
