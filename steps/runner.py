@@ -94,10 +94,15 @@ def _report(error: BaseException) -> None:
     print(f"error: {error}", file=sys.stderr)
 
 
+def _error_tag(error: BaseException) -> str:
+    # Within MLflow's limit on tag values: a Spark error can run to pages.
+    return f"{type(error).__name__}: {error}"[:5000]
+
+
 def _fail_run(run_id: str, error: BaseException) -> None:
     """End a run FAILED, keeping the reason as its `error` tag."""
     client = MlflowClient()
-    client.set_tag(run_id, "error", f"{type(error).__name__}: {error}")
+    client.set_tag(run_id, "error", _error_tag(error))
     client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
 
@@ -126,7 +131,7 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
         _report(KeyboardInterrupt("interrupted"))
         sys.exit(EXIT_INTERRUPTED)
     except BaseException as error:
-        mlflow.set_tag("error", f"{type(error).__name__}: {error}")
+        mlflow.set_tag("error", _error_tag(error))
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
         if isinstance(error, UserError):
             _report(error)
