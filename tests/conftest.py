@@ -53,22 +53,23 @@ def experiment(tracking_uri, request):
     return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="session")
-def spark_cluster(tmp_path_factory):
-    """A real standalone Spark master with two workers (1 core, 1 GiB each) on 127.0.0.1."""
-    cluster, processes = start_cluster(tmp_path_factory.mktemp("spark-cluster"))
+def serve_until_done(value, processes):
+    """Yield `value` to the tests, then stop the processes we started, last started first."""
     try:
-        yield cluster
+        yield value
     finally:
         for process in reversed(processes):
             stop_process(process)
 
 
 @pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory):
+    """A real standalone Spark master with two workers (1 core, 1 GiB each) on 127.0.0.1."""
+    yield from serve_until_done(*start_cluster(tmp_path_factory.mktemp("spark-cluster")))
+
+
+@pytest.fixture(scope="session")
 def spark_connect(tmp_path_factory):
     """A real Spark Connect server (local[2] behind it) on 127.0.0.1; yields its sc:// URL."""
     url, process = start_connect_server(tmp_path_factory.mktemp("spark-connect"))
-    try:
-        yield url
-    finally:
-        stop_process(process)
+    yield from serve_until_done(url, [process])
