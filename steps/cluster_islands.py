@@ -90,15 +90,13 @@ def log_results(results: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
         for name, table in with_csv.items():
             table.to_csv(os.path.join(tmp, name), index=False)
             mlflow.log_artifact(os.path.join(tmp, name))
+    chosen_eps = dict(zip(chosen["group"], chosen["eps"], strict=True))
     for group, sweep in results.groupby("group", sort=True):
-        best = clustering.best(sweep, config.select_by)
-        figure = plots.sweep_figure(group, sweep, clustering.METRICS, None if best is None else float(best["eps"]))
+        eps = chosen_eps[group]
+        figure = plots.sweep_figure(group, sweep, clustering.METRICS, None if pd.isna(eps) else float(eps))
         mlflow.log_figure(figure, f"plots/{group}.png")
         plots.close(figure)  # hundreds of groups would otherwise keep hundreds of figures open
-    mlflow.set_tag(
-        "select_by",
-        f"{config.select_by} ({'lower' if clustering.LOWER_IS_BETTER[config.select_by] else 'higher'} is better)",
-    )
+    mlflow.set_tag("select_by", clustering.preference(config.select_by))
     return chosen
 
 

@@ -180,8 +180,7 @@ def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.
     from mlflow.entities import Metric, RunTag
 
     chosen = clustering.best(frame, config.select_by)
-    direction = "lower" if clustering.LOWER_IS_BETTER[config.select_by] else "higher"
-    tags = [RunTag("select_by", f"{config.select_by} ({direction} is better)")]
+    tags = [RunTag("select_by", clustering.preference(config.select_by))]
     metrics = []
     if chosen is None:
         tags.append(RunTag("best_eps", f"none: {config.select_by} is undefined for every eps"))

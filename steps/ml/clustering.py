@@ -86,6 +86,11 @@ def sweep(
     return results
 
 
+def preference(select_by: str) -> str:
+    """`select_by` with its direction, as recorded on the runs: 's_dbw (lower is better)'."""
+    return f"{select_by} ({'lower' if LOWER_IS_BETTER[select_by] else 'higher'} is better)"
+
+
 def best(rows: pd.DataFrame, select_by: str) -> pd.Series | None:
     """The row with the best `select_by` value (direction from LOWER_IS_BETTER); None if all undefined.
 
