@@ -250,16 +250,23 @@ def count_finished_groups(client, config: SweepConfig) -> int:
     return len(found)
 
 
-def fail_unfinished(client, config: SweepConfig) -> None:
-    """After a failed Spark job: no group or eps run of it may stay RUNNING."""
-    found = client.search_runs(
-        [config.experiment_id],
-        filter_string=f"tags.`{JOB}` = '{config.job_run_id}' AND attributes.status = 'RUNNING'",
-        max_results=5000,
-    )
-    for run in found:
-        client.set_tag(run.info.run_id, "error", "the Spark job of this sweep failed before this run was complete")
-        client.set_terminated(run.info.run_id, "FAILED")
+def fail_unfinished(client, config: SweepConfig, quiet_s: float = 3.0, limit_s: float = 60.0) -> None:
+    """After a failed Spark job: no group or eps run of it may stay RUNNING.
+
+    The job's other tasks are cancelled, but their Python workers are only killed a moment
+    later (spark.python.task.killTimeout, 2 s) and may create a run meanwhile: keep failing
+    what is RUNNING until nothing new has appeared for `quiet_s`.
+    """
+    query = f"tags.`{JOB}` = '{config.job_run_id}' AND attributes.status = 'RUNNING'"
+    started = last_seen = time.monotonic()
+    while time.monotonic() - last_seen < quiet_s and time.monotonic() - started < limit_s:
+        found = client.search_runs([config.experiment_id], filter_string=query, max_results=5000)
+        for run in found:
+            client.set_tag(run.info.run_id, "error", "the Spark job of this sweep failed before this run was complete")
+            client.set_terminated(run.info.run_id, "FAILED")
+        if found:
+            last_seen = time.monotonic()
+        time.sleep(0.5)
 
 
 def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: float = 2.0) -> pd.DataFrame:
