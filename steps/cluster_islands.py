@@ -24,6 +24,8 @@ from steps.params import Param, choice, choices, integer, invalid, number_list
 from steps.runner import SKLEARN_REQUIREMENTS, pinned, run_step
 from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
 
+GIT_COMMIT = "mlflow.source.git.commit"
+
 PARAMS = (
     Param("eps", ",".join(f"{e:g}" for e in clustering.DEFAULT_EPS), number_list(0), "DBSCAN eps values, each > 0"),
     Param("min_samples", "3", integer(1), "DBSCAN min_samples"),
@@ -59,6 +61,8 @@ def cluster_islands(values, penguins):
         select_by=values["select_by"],
         pip_requirements=tuple(pinned(*SKLEARN_REQUIREMENTS)),
         fail_first_attempt=os.environ.get(FAULT_SWITCH) == "1",
+        # Group and eps runs carry the job's commit, as MLflow Projects tags the job run itself.
+        tags={k: v for k, v in run.data.tags.items() if k == GIT_COMMIT},
     )
     rows = penguins.frame.loc[:, [config.group_by, *config.features]].astype({config.group_by: str})
     env = executor_environment(tracking_uri, config.experiment_id)

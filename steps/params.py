@@ -145,3 +145,24 @@ def choices(options: Sequence[str]) -> Parser:
         return values
 
     return parse
+
+
+def boolean(name: str, text: str) -> bool:
+    """true/false (also yes/no, 1/0), any case."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise invalid(name, "true or false", text)
+
+
+def as_text(value: Any) -> str:
+    """The canonical text of a parsed value: equal values give equal texts ('0.50' and '[0.5]' both give '0.5')."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(as_text(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

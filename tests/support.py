@@ -76,15 +76,18 @@ class CliResult:
 
 
 def mlflow_run(
-    entry_point: str, experiment: str, tracking_uri: str, timeout: float = 300, env: dict | None = None, **params
+    entry_point: str,
+    experiment: str,
+    tracking_uri: str,
+    timeout: float = 300,
+    env: dict | None = None,
+    project: str = str(PROJECT),
+    version: str | None = None,
+    **params,
 ) -> CliResult:
-    """`mlflow run <project> -e <entry_point> --env-manager local -P k=v ...`, as a user types it."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "run",
-        str(PROJECT),
+    """`mlflow run <project> [-v <version>] -e <entry_point> --env-manager local -P k=v ...`, as a user types it."""
+    cmd = [sys.executable, "-m", "mlflow", "run", project, *(["-v", version] if version else [])]
+    cmd += [
         "-e",
         entry_point,
         "--env-manager",

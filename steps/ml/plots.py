@@ -8,10 +8,8 @@ matplotlib.use("Agg")  # headless: steps run on servers and clusters
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
-from sklearn.metrics import RocCurveDisplay
 
 
 def close(figure: Figure) -> None:
@@ -21,6 +19,8 @@ def close(figure: Figure) -> None:
 
 def roc_curve_figure(is_positive: np.ndarray, scores: np.ndarray, positive: str) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 5))
+    from sklearn.metrics import RocCurveDisplay
+
     RocCurveDisplay.from_predictions(is_positive, scores, name=f"P({positive})", ax=ax, plot_chance_level=True)
     ax.set_title("ROC curve, test set")
     fig.tight_layout()
@@ -29,6 +29,8 @@ def roc_curve_figure(is_positive: np.ndarray, scores: np.ndarray, positive: str)
 
 def confusion_figure(matrix: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(4.5, 4))
+    import seaborn as sns  # imported here: it costs seconds, and most callers never draw a heatmap
+
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
     ax.set_title("Confusion matrix, test set")
     fig.tight_layout()

@@ -1,0 +1,275 @@
+"""Entry point `main`: the whole tutorial as one project run.
+
+    mlflow run . --env-manager local
+    mlflow run . --env-manager local -P eps=0.5          # re-runs cluster_islands only
+    mlflow run . --env-manager local -P register=true    # also registers each step's best model
+
+Runs classify_sex, tune_body_mass, classify_species and cluster_islands with `mlflow.run`,
+each nested under this run, in the environment this run already has. A step whose entry
+point, parameters, code version and data digest match an earlier FINISHED run of the
+experiment is reused instead (see steps/cache.py); `-P force=true` re-runs everything.
+The run ends with a one-page report (report/report.html and report.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import mlflow
+from mlflow.entities import Metric, RunTag
+from mlflow.exceptions import ExecutionException, MlflowException
+from mlflow.tracking import MlflowClient
+
+from steps import classify_sex, classify_species, cluster_islands, report, tune_body_mass
+from steps.cache import cache_key, code_version, effective_params
+from steps.errors import UserError
+from steps.params import Param, as_text, boolean
+from steps.runner import dataset_input, run_step
+
+PROJECT = Path(__file__).resolve().parent.parent
+STEPS = {  # entry point -> its parameters, in the order main runs them
+    "classify_sex": classify_sex.PARAMS,
+    "tune_body_mass": tune_body_mass.PARAMS,
+    "classify_species": classify_species.PARAMS,
+    "cluster_islands": cluster_islands.PARAMS,
+}
+
+
+def _shared(step_params, name: str) -> Param:
+    return next(p for p in step_params if p.name == name)
+
+
+# The parameters a user would change; each is passed on to every step that has one of that name.
+PARAMS = (
+    _shared(classify_sex.PARAMS, "seed"),
+    _shared(tune_body_mass.PARAMS, "alphas"),
+    *(_shared(cluster_islands.PARAMS, name) for name in ("eps", "min_samples", "group_by", "select_by")),
+    _shared(cluster_islands.PARAMS, "spark_master"),
+    Param("register", "false", boolean, "register each step's best model and point the alias 'champion' at it"),
+    Param("force", "false", boolean, "re-run every step even when an earlier run matches"),
+)
+STEP, CACHE, CACHE_KEY, REUSED_FROM = "penguins.step", "penguins.cache", "penguins.cache_key", "penguins.reused_run_id"
+GIT_COMMIT, PARENT, RUN_NAME = "mlflow.source.git.commit", "mlflow.parentRunId", "mlflow.runName"
+ENTRY_POINT = "mlflow.project.entryPoint"
+ALIAS = "champion"
+
+
+class StepFailedError(UserError):
+    """A step's run failed; the message carries the step's own error."""
+
+
+@dataclass
+class StepOutcome:
+    entry_point: str
+    child_run_id: str  # the run under main
+    source_run_id: str  # the run holding the results: the child, or the earlier run it reuses
+    state: str  # "fresh" or "reused"
+
+
+def pipeline(values, penguins):
+    run = mlflow.active_run()
+    client = MlflowClient()
+    experiment_id = run.info.experiment_id
+    version = code_version(PROJECT)
+    digest = dataset_input(penguins).digest
+    mlflow.set_tags({"penguins.code_version": version, "penguins.data_digest": digest})
+    # `mlflow.run` runs each step's `python -m ...` through the shell: make it this interpreter.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    commit = run.data.tags.get(GIT_COMMIT)
+
+    outcomes = []
+    for entry_point, step_params in STEPS.items():
+        given = {p.name: as_text(values[p.name]) for p in step_params if p.name in values}
+        key = cache_key(entry_point, effective_params(step_params, given), version, digest)
+        started = time.monotonic()
+        earlier = None if values["force"] else find_cached(client, experiment_id, key)
+        if earlier is not None:
+            outcome = record_reuse(client, run, entry_point, earlier, commit)
+        else:
+            identity = {CACHE_KEY: key, "penguins.code_version": version, "penguins.data_digest": digest}
+            outcome = run_fresh(client, run, entry_point, {"data": values["data"], **given}, identity)
+        outcomes.append(outcome)
+        print(f"main: {entry_point}: {outcome.state} (run {outcome.source_run_id}, {time.monotonic() - started:.1f} s)")
+        mlflow.set_tag(f"penguins.step.{entry_point}", f"{outcome.state} {outcome.source_run_id}")
+
+    registered = register_models(client, outcomes) if values["register"] else {}
+    log_report(client, outcomes, registered)
+    fresh = sum(o.state == "fresh" for o in outcomes)
+    return {"steps_fresh": fresh, "steps_reused": len(outcomes) - fresh}
+
+
+def find_cached(client, experiment_id: str, key: str):
+    """The latest FINISHED fresh run with this cache key, or None."""
+    found = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{CACHE_KEY}` = '{key}' AND tags.`{CACHE}` = 'fresh' AND attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return found[0] if found else None
+
+
+def run_fresh(client, main_run, entry_point: str, params: dict[str, str], identity: dict) -> StepOutcome:
+    """Run the step with `mlflow.run` under the main run; tag it cacheable once FINISHED.
+
+    Synchronous: MLflow then runs the step's command itself (asynchronous runs go through
+    another `mlflow run` process, seconds per step). On Ctrl-C MLflow stops the step's
+    process and ends its run; the interrupt reaches run_step, which ends main KILLED.
+    """
+    experiment_id = main_run.info.experiment_id
+    try:
+        submitted = mlflow.run(
+            str(PROJECT), entry_point, parameters=params, experiment_id=experiment_id, env_manager="local"
+        )
+    except ExecutionException:
+        failed = latest_child(client, main_run, entry_point)
+        error = failed.data.tags.get("error", "see the step's output above") if failed else "it did not start"
+        where = f" (run {failed.info.run_id})" if failed else ""
+        raise StepFailedError(f"step {entry_point} failed{where}: {error.splitlines()[0]}") from None
+    tags = {STEP: entry_point, CACHE: "fresh", RUN_NAME: entry_point, **identity}
+    client.log_batch(submitted.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    return StepOutcome(entry_point, submitted.run_id, submitted.run_id, "fresh")
+
+
+def latest_child(client, main_run, entry_point: str):
+    """The newest run of `entry_point` that `mlflow.run` started under the main run."""
+    found = client.search_runs(
+        [main_run.info.experiment_id],
+        filter_string=f"tags.`{PARENT}` = '{main_run.info.run_id}' AND tags.`{ENTRY_POINT}` = '{entry_point}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return found[0] if found else None
+
+
+def record_reuse(client, main_run, entry_point: str, earlier, commit: str | None) -> StepOutcome:
+    """A child run under main that points at the reused run and repeats its metrics (one batch)."""
+    tags = {
+        PARENT: main_run.info.run_id,
+        STEP: entry_point,
+        CACHE: "reused",
+        REUSED_FROM: earlier.info.run_id,
+        **{k: v for k, v in earlier.data.tags.items() if k in ("model_uri", CACHE_KEY)},
+    }
+    if commit:
+        tags[GIT_COMMIT] = commit
+    child = client.create_run(main_run.info.experiment_id, tags=tags, run_name=f"{entry_point} (reused)")
+    now = int(time.time() * 1000)
+    client.log_batch(child.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in earlier.data.metrics.items()])
+    client.set_terminated(child.info.run_id, "FINISHED")
+    return StepOutcome(entry_point, child.info.run_id, earlier.info.run_id, "reused")
+
+
+def group_runs(client, outcome: StepOutcome) -> list:
+    """cluster_islands' group runs (each with its chosen eps), by group."""
+    found = client.search_runs(
+        [client.get_run(outcome.source_run_id).info.experiment_id],
+        filter_string=f"tags.`{PARENT}` = '{outcome.source_run_id}' AND tags.`penguins.level` = 'group'",
+        max_results=1000,
+    )
+    return sorted(found, key=lambda r: r.data.tags.get("penguins.group", ""))
+
+
+def models_of(client, outcome: StepOutcome) -> dict[str, str]:
+    """Registered-model name -> model URI: the step's model, or each group's chosen DBSCAN model."""
+    if outcome.entry_point == "cluster_islands":
+        return {
+            f"penguins-dbscan-{r.data.params.get('group_by')}-{r.data.tags['penguins.group']}": r.data.tags[
+                "best_model_uri"
+            ]
+            for r in group_runs(client, outcome)
+            if "best_model_uri" in r.data.tags
+        }
+    uri = client.get_run(outcome.source_run_id).data.tags.get("model_uri")
+    return {f"penguins-{outcome.entry_point.replace('_', '-')}": uri} if uri else {}
+
+
+def register_models(client, outcomes: list[StepOutcome]) -> dict[str, dict[str, str]]:
+    """Register each step's best model and point ALIAS at it; an unchanged model is not registered again."""
+    registered = {}
+    for outcome in outcomes:
+        versions = {}
+        for name, model_uri in models_of(client, outcome).items():
+            versions[name] = register_champion(client, name, model_uri)
+            mlflow.set_tag(f"registered.{name}", versions[name])
+        registered[outcome.entry_point] = versions
+    return registered
+
+
+def register_champion(client, name: str, model_uri: str) -> str:
+    try:
+        current = client.get_model_version_by_alias(name, ALIAS)
+        if current.source == model_uri:
+            return current.version
+    except MlflowException:
+        pass  # no such model or alias yet
+    version = mlflow.register_model(model_uri, name).version
+    client.set_registered_model_alias(name, ALIAS, version)
+    return str(version)
+
+
+def run_link(run) -> str:
+    uri = mlflow.get_tracking_uri()
+    if urlparse(uri).scheme in ("http", "https"):
+        return f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    return f"runs:/{run.info.run_id}"
+
+
+def summarise(client, outcome: StepOutcome, root: Path, registered: dict[str, str]) -> report.StepSummary:
+    """What the report shows of one step; its plots are downloaded under `root`."""
+    source = client.get_run(outcome.source_run_id)
+    plots = []
+    for folder in ("", "plots"):
+        for item in client.list_artifacts(outcome.source_run_id, folder or None):
+            if item.path.endswith(".png"):
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=outcome.source_run_id, artifact_path=item.path, dst_path=str(root / outcome.entry_point)
+                )
+                plots.append(Path(local).relative_to(root))
+    table = []
+    if outcome.entry_point == "cluster_islands":
+        for r in group_runs(client, outcome):
+            select_by = r.data.params.get("select_by", "")
+            value = r.data.metrics.get(select_by)
+            table.append({
+                "group": r.data.tags.get("penguins.group", ""),
+                "best eps": r.data.tags.get("best_eps", ""),
+                select_by: "" if value is None else f"{value:.4g}",
+                "model": r.data.tags.get("best_model_uri", ""),
+            })  # fmt: skip
+    models = {"model": source.data.tags["model_uri"]} if "model_uri" in source.data.tags else {}
+    return report.StepSummary(
+        entry_point=outcome.entry_point,
+        run_id=outcome.source_run_id,
+        state=outcome.state,
+        link=run_link(source),
+        metrics=dict(source.data.metrics),
+        models=models,
+        plots=sorted(plots),
+        table=table,
+        registered=registered,
+    )
+
+
+def log_report(client, outcomes: list[StepOutcome], registered: dict[str, dict[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        summaries = [summarise(client, o, root, registered.get(o.entry_point, {})) for o in outcomes]
+        title = f"mlflow-penguins: main run {mlflow.active_run().info.run_id}"
+        (root / "report.md").write_text(report.markdown(title, summaries))
+        (root / "report.html").write_text(report.html_page(title, summaries, root))
+        mlflow.log_artifacts(tmp, "report")
+
+
+def main(argv=None):
+    run_step("main", PARAMS, pipeline, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""`main` end to end through `mlflow run` on the real server: chaining, the step cache, report, registry."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from steps.main import ALIAS, CACHE, REUSED_FROM, STEP, STEPS
+from tests.support import child_runs, free_port, mlflow_run, runs_of
+
+MAIN_TIMEOUT = 900
+
+
+def steps_of(main_run) -> dict:
+    """entry point -> the step run under this main run."""
+    return {r.data.tags[STEP]: r for r in child_runs(main_run)}
+
+
+def states(main_run) -> dict[str, str]:
+    return {name: run.data.tags[CACHE] for name, run in steps_of(main_run).items()}
+
+
+def run_main(experiment, tracking_uri, **params):
+    result = mlflow_run("main", experiment, tracking_uri, timeout=MAIN_TIMEOUT, **params)
+    assert result.returncode == 0, result.stderr[-4000:]
+    run = result.run()
+    assert run.info.status == "FINISHED"
+    return result, run
+
+
+def read_report(run_id: str, name: str) -> str:
+    return mlflow.artifacts.load_text(f"runs:/{run_id}/report/{name}")
+
+
+@pytest.fixture(scope="module")
+def first_main(tracking_uri):
+    """One cold `main` on the defaults, shared by the tests below (they only read it or add runs)."""
+    experiment = f"test_main-{free_port()}"
+    result, run = run_main(experiment, tracking_uri)
+    return experiment, result, run
+
+
+def test_main_runs_every_step_under_it(first_main):
+    _, result, main = first_main
+    steps = steps_of(main)
+    assert sorted(steps) == sorted(STEPS)
+    assert all(r.info.status == "FINISHED" and r.data.tags[CACHE] == "fresh" for r in steps.values())
+    assert main.data.params["eps"] == "0.1,0.2,0.3,0.5,0.7,0.9,1.1,1.3,1.5"
+    # Their own nested runs hang under them: 6 alphas, 3 islands with 9 eps each.
+    assert len(child_runs(steps["tune_body_mass"])) == 6
+    groups = child_runs(steps["cluster_islands"])
+    assert len(groups) == 3
+    assert all(len(child_runs(g)) == 9 for g in groups)
+    assert all(f"main: {name}: fresh" in result.stdout for name in STEPS)
+
+
+def test_the_report_summarises_every_step(first_main):
+    _, _, main = first_main
+    steps = steps_of(main)
+    page = read_report(main.info.run_id, "report.md")
+    html = read_report(main.info.run_id, "report.html")
+    for name, run in steps.items():
+        assert f"## {name} (fresh)" in page
+        assert run.info.run_id in page and run.info.run_id in html
+    assert f"eval_acc {steps['classify_sex'].data.metrics['eval_acc']:.4g}" in page
+    assert steps["classify_species"].data.tags["model_uri"] in html
+    assert "![roc_curve](classify_sex/roc_curve.png)" in page
+    assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 3  # roc, confusion, rmse, one per island
+    assert "best eps" in html and "Biscoe" in html
+
+
+def test_a_second_main_reuses_every_step(first_main, tracking_uri):
+    experiment, _, first = first_main
+    before = len(runs_of(experiment))
+    result, second = run_main(experiment, tracking_uri)
+    assert states(second) == dict.fromkeys(STEPS, "reused")
+    fresh = steps_of(first)
+    for name, stub in steps_of(second).items():
+        assert stub.data.tags[REUSED_FROM] == fresh[name].info.run_id
+        assert stub.data.metrics == fresh[name].data.metrics
+        assert f"main: {name}: reused" in result.stdout
+    assert len(runs_of(experiment)) == before + 5  # main and four pointers; nothing re-ran
+    assert "## cluster_islands (reused)" in read_report(second.info.run_id, "report.md")
+
+
+def test_changing_eps_reruns_only_cluster_islands_and_register_sets_champions(first_main, tracking_uri):
+    experiment, _, _ = first_main
+    _, third = run_main(experiment, tracking_uri, eps="0.50", register="true")
+    assert states(third) == {**dict.fromkeys(STEPS, "reused"), "cluster_islands": "fresh"}
+    steps = steps_of(third)
+    groups = child_runs(steps["cluster_islands"])
+    assert all(len(child_runs(g)) == 1 for g in groups)
+
+    client = MlflowClient()
+    for name in ("classify_sex", "tune_body_mass", "classify_species"):
+        champion = client.get_model_version_by_alias(f"penguins-{name.replace('_', '-')}", ALIAS)
+        source = mlflow.get_run(steps[name].data.tags[REUSED_FROM])
+        assert champion.source == source.data.tags["model_uri"]
+    for group in groups:
+        champion = client.get_model_version_by_alias(
+            f"penguins-dbscan-island-{group.data.tags['penguins.group']}", ALIAS
+        )
+        assert champion.source == group.data.tags["best_model_uri"]
+        assert mlflow.sklearn.load_model(f"models:/penguins-dbscan-island-{group.data.tags['penguins.group']}@{ALIAS}")
+
+    # Same again: the cache hits ("0.5" is "0.50") and the champions are not registered twice.
+    _, fourth = run_main(experiment, tracking_uri, eps="0.5", register="true")
+    assert states(fourth) == dict.fromkeys(STEPS, "reused")
+    assert client.get_model_version_by_alias("penguins-classify-sex", ALIAS).version == "1"
+
+
+def test_force_reruns_and_a_failed_step_fails_main(first_main, tracking_uri):
+    experiment, _, _ = first_main
+    dead = f"spark://127.0.0.1:{free_port()}"
+    result = mlflow_run("main", experiment, tracking_uri, timeout=MAIN_TIMEOUT, force="true", spark_master=dead)
+    assert result.returncode != 0
+    # The step's own error line, then main's, which repeats it.
+    assert "spark_master" in result.error_lines[0]
+    assert "step classify_species failed" in result.error_lines[-1] and "spark_master" in result.error_lines[-1]
+    main = result.run()
+    assert main.info.status == "FAILED" and "classify_species" in main.data.tags["error"]
+    assert states(main) == {"classify_sex": "fresh", "tune_body_mass": "fresh"}  # forced; the rest never ran
+    assert not [r for r in runs_of(experiment) if r.info.status == "RUNNING"]
