@@ -58,6 +58,7 @@ STEP, CACHE, CACHE_KEY, REUSED_FROM = "penguins.step", "penguins.cache", "pengui
 GIT_COMMIT, PARENT, RUN_NAME = "mlflow.source.git.commit", "mlflow.parentRunId", "mlflow.runName"
 ENTRY_POINT = "mlflow.project.entryPoint"
 ALIAS = "champion"
+SOURCE_MODEL = "penguins.model_uri"  # model version tag: the URI it was registered from
 
 
 class StepFailedError(UserError):
@@ -203,13 +204,14 @@ def register_models(client, outcomes: list[StepOutcome]) -> dict[str, dict[str, 
 
 
 def register_champion(client, name: str, model_uri: str) -> str:
+    """A new version of `name` from `model_uri`, aliased ALIAS, unless ALIAS already serves that model."""
     try:
         current = client.get_model_version_by_alias(name, ALIAS)
-        if current.source == model_uri:
+        if current.tags.get(SOURCE_MODEL) == model_uri:  # `source` is rewritten: compare what we registered
             return current.version
     except MlflowException:
         pass  # no such model or alias yet
-    version = mlflow.register_model(model_uri, name).version
+    version = mlflow.register_model(model_uri, name, tags={SOURCE_MODEL: model_uri}).version
     client.set_registered_model_alias(name, ALIAS, version)
     return str(version)
 
