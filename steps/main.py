@@ -130,8 +130,10 @@ def run_fresh(client, main_run, entry_point: str, params: dict[str, str], identi
         )
     except ExecutionException:
         failed = latest_child(client, main_run, entry_point)
-        error = failed.data.tags.get("error", "see the step's output above") if failed else "it did not start"
-        where = f" (run {failed.info.run_id})" if failed else ""
+        error, where = "it did not start", ""
+        if failed is not None:
+            error, where = failed.data.tags.get("error", "see the step's output above"), f" (run {failed.info.run_id})"
+            client.log_batch(failed.info.run_id, tags=[RunTag(STEP, entry_point), RunTag(CACHE, "failed")])
         raise StepFailedError(f"step {entry_point} failed{where}: {error.splitlines()[0]}") from None
     tags = {STEP: entry_point, CACHE: "fresh", RUN_NAME: entry_point, **identity}
     client.log_batch(submitted.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
