@@ -37,7 +37,7 @@ from steps.ml.data import load_penguins
 from steps.nested_runs import RESULT_SCHEMA, SweepConfig, run_sweep
 from steps.runner import SKLEARN_REQUIREMENTS, pinned
 from steps.spark import spark_session
-from tests.support import free_port, start_process, stop_process, wait_for_http
+from tests.support import start_tracking_server, stop_process
 
 
 def synthetic_penguins(groups: int, rows_per_group: int = 110, seed: int = 0) -> pd.DataFrame:
@@ -107,15 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tracking_uri = args.tracking_uri
         if not tracking_uri:
-            port = free_port()
-            log = Path(tmp) / "server.log"
-            server = start_process([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-                                    f"sqlite:///{tmp}/mlflow.db", "--artifacts-destination", f"{tmp}/artifacts",
-                                    "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port),
-                                    "--workers", "1"], log,
-                                   env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # fmt: skip
-            tracking_uri = f"http://127.0.0.1:{port}"
-            wait_for_http(f"{tracking_uri}/health", server, timeout=120, log=log)
+            tracking_uri, server = start_tracking_server(Path(tmp))
         try:
             mlflow.set_tracking_uri(tracking_uri)
             os.environ["MLFLOW_TRACKING_URI"] = tracking_uri

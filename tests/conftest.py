@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 
 import mlflow
 import pytest
 
 from tests.spark_cluster import start_cluster, start_connect_server
-from tests.support import free_port, start_process, stop_process, wait_for_http
+from tests.support import start_tracking_server, stop_process
 
 
 @pytest.fixture(scope="session")
 def tracking_uri(tmp_path_factory):
     """A real tracking server: SQLite backend, proxied artifacts, one worker, a free port on 127.0.0.1."""
-    root = tmp_path_factory.mktemp("tracking-server")
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(root / "artifacts"),
-        "--serve-artifacts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    log = root / "server.log"
-    # No GenAI job runners: they poll in the background and compete for the two cores.
-    server = start_process(cmd, log, env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    uri = f"http://127.0.0.1:{port}"
+    uri, server = start_tracking_server(tmp_path_factory.mktemp("tracking-server"))
     try:
-        wait_for_http(f"{uri}/health", server, timeout=120, log=log)
         mlflow.set_tracking_uri(uri)
         yield uri
     finally:

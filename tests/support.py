@@ -59,6 +59,25 @@ def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
         process.wait(timeout)
 
 
+def start_tracking_server(root: Path, extra_args: tuple[str, ...] = (), env: dict | None = None):
+    """A real `mlflow server` on a free 127.0.0.1 port: SQLite under `root`, proxied artifacts, one worker
+    (on SQLite about 5x faster than four). Returns (uri, process) once /health answers."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+           "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1", *extra_args]  # fmt: skip
+    log = root / "server.log"
+    # No GenAI job runners: they poll in the background and compete for the two cores.
+    process = start_process(cmd, log, env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})})
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{uri}/health", process, timeout=120, log=log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return uri, process
+
+
 @dataclass
 class CliResult:
     returncode: int

@@ -1,0 +1,87 @@
+"""Benchmark `main`, as a user runs it: cold (every step fresh), then warm (every step reused).
+
+    python bench/main.py                  # also the tutorial-style baseline (a few minutes more)
+    python bench/main.py --skip-tutorial
+
+Runs `mlflow run <project> --env-manager local` twice in a new experiment on a fresh
+`mlflow server` (SQLite, one worker, 127.0.0.1) and prints both wall times. The baseline
+is measured in the same run: the cluster sweep logged as the tutorial logs it (one call
+per param and metric, `log_model` inferring requirements; see bench/cluster_sweep.py)
+plus this project's other three steps as timed in the cold run. That is a lower bound of
+the tutorial's own time (its other steps infer requirements too), so the printed ratio
+is conservative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
+import mlflow
+
+from bench.cluster_sweep import tutorial_style_task
+from steps.ml import clustering
+from steps.ml.data import load_penguins
+from steps.nested_runs import RESULT_SCHEMA
+from steps.spark import spark_session
+from tests.support import PROJECT, start_tracking_server, stop_process
+
+STEP_TIME = re.compile(r"^main: (\w+): (fresh|reused) \(run \w+, ([\d.]+) s\)$", re.M)
+
+
+def run_main(tracking_uri: str, experiment: str) -> tuple[float, dict[str, float]]:
+    """Wall time of one `mlflow run` of main, and each step's time as main printed it."""
+    cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local", "--experiment-name",
+           experiment]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri})
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        sys.exit(f"main failed:\n{done.stderr[-3000:]}")
+    return seconds, {name: float(s) for name, _, s in STEP_TIME.findall(done.stdout)}
+
+
+def tutorial_style_sweep(tracking_uri: str) -> float:
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment_id = client.create_experiment(f"bench-main-tutorial-{int(time.time())}")
+    parent = client.create_run(experiment_id, run_name="tutorial-style").info.run_id
+    rows = load_penguins().frame.loc[:, ["island", *clustering.FEATURES]]
+    task = tutorial_style_task(tracking_uri, experiment_id, parent, clustering.DEFAULT_EPS)
+    started = time.monotonic()  # Spark's start counts: the tutorial starts it too
+    with spark_session("local[*]", "bench-main-tutorial", {}) as spark:
+        spark.createDataFrame(rows).groupBy("island").applyInPandas(task, RESULT_SCHEMA).toPandas()
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-tutorial", action="store_true", help="only time main, cold and warm")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tracking_uri, server = start_tracking_server(Path(tmp))
+        try:
+            experiment = f"bench-main-{int(time.time())}"
+            cold, steps = run_main(tracking_uri, experiment)
+            per_step = ", ".join(f"{k} {v:.1f} s" for k, v in steps.items())
+            print(f"main, cold (every step fresh): {cold:.1f} s ({per_step})")
+            warm, _ = run_main(tracking_uri, experiment)
+            print(f"main, warm (every step reused): {warm:.1f} s")
+            if not args.skip_tutorial:
+                sweep = tutorial_style_sweep(tracking_uri)
+                baseline = sweep + sum(v for k, v in steps.items() if k != "cluster_islands")
+                print(f"tutorial-style baseline: {baseline:.1f} s (its cluster sweep {sweep:.1f} s + our other steps)")
+                print(f"ratio baseline / main: {baseline / cold:.1f}x cold, {baseline / warm:.1f}x warm")
+        finally:
+            stop_process(server)
+
+
+if __name__ == "__main__":
+    main()
