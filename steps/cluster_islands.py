@@ -20,7 +20,7 @@ import pandas as pd
 from steps.ml import clustering, plots
 from steps.ml.data import CATEGORIES, MEASUREMENTS
 from steps.nested_runs import SweepConfig, run_sweep
-from steps.params import Param, choice, choices, integer, invalid, number_list
+from steps.params import Param, ParamError, choice, choices, integer, invalid, number_list
 from steps.runner import SKLEARN_REQUIREMENTS, pinned, run_step
 from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
 
@@ -48,6 +48,12 @@ def cluster_islands(values, penguins):
     eps_values = values["eps"]
     if len(set(eps_values)) != len(eps_values):
         raise invalid("eps", "distinct values", ",".join(f"{e:g}" for e in eps_values))
+    present = sorted(penguins.frame[values["group_by"]].astype(str).unique())
+    if len(present) < 2:  # one group is not a per-group sweep: the tutorial's point is comparing groups
+        raise ParamError(
+            f"group_by: must be a column with two or more groups in the data; '{values['group_by']}' has only "
+            f"'{''.join(present)}'"
+        )
     run = mlflow.active_run()
     tracking_uri = absolute_tracking_uri(mlflow.get_tracking_uri())
     config = SweepConfig(

@@ -90,6 +90,36 @@ def log_dataset_to(run_ids: Sequence[str], dataset: mlflow.data.Dataset) -> None
         client.log_inputs(run_id, datasets=[entity])
 
 
+# MLflow retries a failed request 7 times with doubling waits: about 4 minutes before a dead
+# server is reported. These bounds still ride out a short outage (about 30 s of retries);
+# a user's own settings win. Spark executors get them too (steps/spark.py).
+HTTP_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+PROBE_TIMEOUT_S = 5
+
+
+def ensure_tracking_reachable(uri: str) -> None:
+    """Fail in seconds, naming the setting, when an http(s) tracking server does not answer at all."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=PROBE_TIMEOUT_S).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        shown = parsed._replace(netloc=f"{parsed.hostname}:{port}").geturl()  # never echo credentials in a URL
+        raise UserError(
+            f"MLFLOW_TRACKING_URI: cannot reach {shown} ({reason}); is the tracking server running?"
+        ) from None
+
+
 def _report(error: BaseException) -> None:
     print(f"error: {error}", file=sys.stderr)
 
@@ -108,6 +138,13 @@ def _fail_run(run_id: str, error: BaseException) -> None:
 
 def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
     """Run one entry point from the command line; see the module docstring."""
+    for name, value in HTTP_RETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    try:
+        ensure_tracking_reachable(mlflow.get_tracking_uri())
+    except UserError as error:
+        _report(error)  # nothing can be logged: there is no server to log to
+        sys.exit(EXIT_BAD_INPUT)
     # A run `mlflow run` created before starting us: it must not be left RUNNING if we fail early.
     given_run_id = os.environ.get("MLFLOW_RUN_ID")
     try:

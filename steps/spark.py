@@ -72,7 +72,7 @@ def ensure_reachable(master: str) -> None:
 
 def executor_environment(tracking_uri: str, experiment_id: str | None) -> dict[str, str]:
     """What an executor needs to log to the same tracking server and experiment as the driver."""
-    env = {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_TRACKING_")}
+    env = {name: value for name, value in os.environ.items() if name.startswith(("MLFLOW_TRACKING_", "MLFLOW_HTTP_"))}
     env["MLFLOW_TRACKING_URI"] = absolute_tracking_uri(tracking_uri)
     if experiment_id:
         env["MLFLOW_EXPERIMENT_ID"] = experiment_id

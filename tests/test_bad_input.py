@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pandas as pd
 import pytest
 
 from steps.ml.data import bundled_csv_path
-from tests.support import free_port, mlflow_run, runs_of
+from tests.support import PROJECT, free_port, mlflow_run, runs_of
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +20,10 @@ def bad_files(tmp_path_factory):
     penguins = pd.read_csv(bundled_csv_path())
     penguins.drop(columns=["flipper_length_mm"]).to_csv(root / "no_flipper.csv", index=False)
     penguins.assign(bill_depth_mm="deep").to_csv(root / "text_depth.csv", index=False)
+    (root / "empty.csv").write_text("")
+    penguins.to_csv(root / "wrong_header.csv", index=False, header=[f"col{i}" for i in range(penguins.shape[1])])
+    penguins.assign(body_mass_g=float("nan")).to_csv(root / "nan_mass.csv", index=False)
+    penguins.assign(island="Biscoe").to_csv(root / "one_island.csv", index=False)
     return root
 
 
@@ -43,6 +50,14 @@ CASES = [
     ("cluster_islands", {"min_samples": "0"}, "min_samples", "whole number >= 1"),
     ("cluster_islands", {"group_by": "beak"}, "group_by", "one of species, island, sex"),
     ("cluster_islands", {"features": "wingspan"}, "features", "list of bill_length_mm"),
+    ("classify_sex", {"seed": "4.5"}, "seed", "a whole number"),
+    ("classify_sex", {"data": "{bad}/empty.csv"}, "data", "is empty"),
+    ("tune_body_mass", {"data": "{bad}/wrong_header.csv"}, "data", "missing column(s) species"),
+    ("tune_body_mass", {"data": "{bad}/nan_mass.csv"}, "data", "no row has all of"),
+    ("cluster_islands", {"data": "{bad}/one_island.csv"}, "group_by", "two or more groups"),
+    ("main", {"register": "maybe"}, "register", "true or false"),
+    ("main", {"eps": "0.5,-1"}, "eps", "numbers > 0"),
+    ("main", {"spark_master": "mesos://old"}, "spark_master", "local[*], local[N], spark://host:port"),
 ]
 
 
@@ -59,3 +74,18 @@ def test_bad_input_fails_cleanly(entry_point, params, parameter, allowed, bad_fi
     (run,) = runs_of(experiment)
     assert run.info.status == "FAILED"
     assert parameter in run.data.tags["error"]
+
+
+@pytest.mark.parametrize("step", ["classify_sex", "main"])
+def test_an_unreachable_tracking_server_is_one_line_in_seconds(step, tmp_path):
+    # `mlflow run` itself creates the run before any project code, with MLflow's own retries
+    # (about 4 minutes, then a traceback): the steps' own check shows in a direct start.
+    dead = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", f"steps.{step}"], capture_output=True, text=True, cwd=PROJECT,
+                          env={**os.environ, "MLFLOW_TRACKING_URI": dead}, timeout=120)  # fmt: skip
+    assert time.monotonic() - started < 60
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: MLFLOW_TRACKING_URI: cannot reach {dead} (Connection refused); is the tracking server running?"
+    ]
