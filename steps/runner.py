@@ -101,23 +101,35 @@ HTTP_RETRY_DEFAULTS = {
 PROBE_TIMEOUT_S = 5
 
 
-def ensure_tracking_reachable(uri: str) -> None:
-    """Fail in seconds, naming the setting, when an http(s) tracking server does not answer at all."""
+def check_tracking_server(uri: str) -> None:
+    """Fail in seconds, naming the setting, when an http(s) tracking server does not answer
+    or refuses the credentials (MLFLOW_TRACKING_USERNAME / _PASSWORD or _TOKEN)."""
     import socket
     from urllib.parse import urlparse
+
+    from mlflow.exceptions import MlflowException
 
     parsed = urlparse(uri)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    shown = parsed._replace(netloc=f"{parsed.hostname}:{port}").geturl()  # never echo credentials in a URL
     try:
         socket.create_connection((parsed.hostname, port), timeout=PROBE_TIMEOUT_S).close()
     except OSError as error:
         reason = error.strerror or type(error).__name__
-        shown = parsed._replace(netloc=f"{parsed.hostname}:{port}").geturl()  # never echo credentials in a URL
         raise UserError(
             f"MLFLOW_TRACKING_URI: cannot reach {shown} ({reason}); is the tracking server running?"
         ) from None
+    try:
+        MlflowClient(uri).search_experiments(max_results=1)  # one cheap request that needs the credentials
+    except MlflowException as error:
+        if error.error_code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+            raise UserError(
+                f"MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD: {shown} refused them ({error.error_code}); "
+                "check the credentials"
+            ) from None
+        raise
 
 
 def _report(error: BaseException) -> None:
@@ -141,7 +153,7 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
     for name, value in HTTP_RETRY_DEFAULTS.items():
         os.environ.setdefault(name, value)
     try:
-        ensure_tracking_reachable(mlflow.get_tracking_uri())
+        check_tracking_server(mlflow.get_tracking_uri())
     except UserError as error:
         _report(error)  # nothing can be logged: there is no server to log to
         sys.exit(EXIT_BAD_INPUT)
