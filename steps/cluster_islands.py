@@ -66,7 +66,7 @@ def cluster_islands(values, penguins):
         min_samples=values["min_samples"],
         select_by=values["select_by"],
         pip_requirements=tuple(pinned(*SKLEARN_REQUIREMENTS)),
-        fail_first_attempt=os.environ.get(FAULT_SWITCH) == "1",
+        fault={"1": "raise", "crash": "crash"}.get(os.environ.get(FAULT_SWITCH, ""), ""),
         # Group and eps runs carry the job's commit, as MLflow Projects tags the job run itself.
         tags={k: v for k, v in run.data.tags.items() if k == GIT_COMMIT},
     )

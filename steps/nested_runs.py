@@ -19,6 +19,7 @@ Run in a Spark task (executor), not on the driver:
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -50,8 +51,9 @@ class SweepConfig:
     min_samples: int
     select_by: str
     pip_requirements: tuple[str, ...]
-    # Test-only: make attempt 0 of every task fail after it has logged (see tests/test_cluster_islands.py).
-    fail_first_attempt: bool = False
+    # Test-only: make attempt 0 of every task fail after it has logged (see tests/test_cluster_islands.py):
+    # "raise" an exception in the task, or "crash" its Python worker (os._exit).
+    fault: str = ""
     tags: dict[str, str] = field(default_factory=dict)  # extra tags for every child run (e.g. the commit)
 
 
@@ -118,7 +120,7 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
         else:
             if done is not None:  # left half-logged by a failed attempt: redo it from scratch
                 client.delete_run(done.info.run_id)
-            fault = config.fail_first_attempt and position == last and _first_attempt()
+            fault = config.fault if position == last and config.fault and _first_attempt() else ""
             run_id, model_uri = _log_eps_run(client, config, group, group_run_id, identity, result, now, fault)
         return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
 
@@ -131,7 +133,7 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     return frame
 
 
-def _log_eps_run(client, config, group, group_run_id, identity, result, now, fault: bool) -> tuple[str, str]:
+def _log_eps_run(client, config, group, group_run_id, identity, result, now, fault: str) -> tuple[str, str]:
     """One eps run: create, model, one batch of params/metrics/tags, FINISHED. Returns (run id, model URI)."""
     from mlflow.entities import Metric, Param, RunTag
 
@@ -140,6 +142,9 @@ def _log_eps_run(client, config, group, group_run_id, identity, result, now, fau
     run_id = client.create_run(
         config.experiment_id, tags={**identity, PARENT: group_run_id, LEVEL: "eps", EPS: label}, run_name=name
     ).info.run_id
+    if fault == "crash":
+        print(FAULT_MESSAGE, file=sys.stderr, flush=True)
+        os._exit(1)  # the Python worker dies mid-task, as on an out-of-memory kill
     if fault:
         raise RuntimeError(FAULT_MESSAGE)
     model_uri = _log_model(client, config, result.model, run_id)
@@ -271,7 +276,6 @@ def fail_unfinished(client, config: SweepConfig, quiet_s: float = 3.0, limit_s: 
 
 def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: float = 2.0) -> pd.DataFrame:
     """The grouped sweep on Spark; prints progress (groups done of total, elapsed) while it runs."""
-    import sys
     import threading
 
     import pyspark.cloudpickle

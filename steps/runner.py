@@ -17,6 +17,7 @@ Bad input is one line on stderr and exit code 2; no run is left RUNNING.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +34,17 @@ from steps.params import Param, parse_params, text
 
 DATA = Param("data", "", text, "CSV or Parquet path/URI with the penguins columns; empty for the bundled data set")
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
+EXIT_TERMINATED = 143  # SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler or `kill` stopping the step): handled like Ctrl-C, so runs end KILLED."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
 
 Body = Callable[[dict[str, Any], Penguins], Mapping[str, float]]
 
@@ -150,6 +161,7 @@ def _fail_run(run_id: str, error: BaseException) -> None:
 
 def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
     """Run one entry point from the command line; see the module docstring."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
     for name, value in HTTP_RETRY_DEFAULTS.items():
         os.environ.setdefault(name, value)
     try:
@@ -157,6 +169,10 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
     except UserError as error:
         _report(error)  # nothing can be logged: there is no server to log to
         sys.exit(EXIT_BAD_INPUT)
+    # Resolved once, before any Spark session: MLflow otherwise asks the active session for the
+    # registry on every new client, which fails once Spark's JVM is gone (SIGTERM to the group),
+    # exactly when the run must still be ended.
+    os.environ.setdefault("MLFLOW_REGISTRY_URI", mlflow.get_registry_uri())
     # A run `mlflow run` created before starting us: it must not be left RUNNING if we fail early.
     given_run_id = os.environ.get("MLFLOW_RUN_ID")
     try:
@@ -175,10 +191,11 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
         mlflow.log_params({name: value for name, value in texts.items() if name not in logged})
         mlflow.log_input(dataset_input(penguins), context="training")
         headline = body(values, penguins)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
-        _report(KeyboardInterrupt("interrupted"))
-        sys.exit(EXIT_INTERRUPTED)
+        terminated = isinstance(interrupt, Terminated)
+        _report(KeyboardInterrupt("terminated (SIGTERM)" if terminated else "interrupted"))
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     except BaseException as error:
         mlflow.set_tag("error", _error_tag(error))
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))

@@ -21,7 +21,7 @@ import re
 import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -162,4 +162,5 @@ def spark_session(master: str, app_name: str, executor_env: dict[str, str]) -> I
     try:
         yield session
     finally:
-        session.stop()
+        with suppress(Exception):  # the JVM may be gone already (killed with its process group)
+            session.stop()

@@ -152,6 +152,14 @@ def test_retried_tasks_leave_each_run_exactly_once_locally(tracking_uri):
     assert_exactly_once(experiment)
 
 
+def test_a_crashed_python_worker_is_retried_and_leaves_each_run_exactly_once(tracking_uri):
+    # The first attempt's Python worker exits (os._exit) after logging; Spark retries the task.
+    result, experiment = sweep(tracking_uri, env={"MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT": "crash"},
+                               spark_master="local[2,2]")  # fmt: skip
+    assert "injected fault" in result.stderr  # the workers really died
+    assert_exactly_once(experiment)
+
+
 def test_retried_tasks_leave_each_run_exactly_once_on_the_cluster(tracking_uri, spark_cluster, tmp_path):
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()

@@ -1,0 +1,70 @@
+"""Ctrl-C and SIGTERM in the middle of a sweep and of `main`: no run stays RUNNING, every process
+(Spark's JVM and Python workers included) is gone, and the exit code says it was stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import pytest
+
+from tests.support import PROJECT, runs_of
+
+
+def start_mlflow_run(entry_point: str, experiment: str, tracking_uri: str, **params) -> subprocess.Popen:
+    """`mlflow run` in its own process group, as a terminal's foreground job."""
+    cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "-e", entry_point, "--env-manager", "local",
+           "--experiment-name", experiment, *[f"-P{k}={v}" for k, v in params.items()]]  # fmt: skip
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    return subprocess.Popen(cmd, env=env, cwd=PROJECT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def stop_and_check(process: subprocess.Popen, sig: int, experiment: str) -> list:
+    os.killpg(process.pid, sig)  # the whole foreground group, as Ctrl-C or a scheduler does
+    output, _ = process.communicate(timeout=180)
+    assert process.returncode != 0, output[-3000:]
+    wait_until(lambda: not group_alive(process.pid), 60, "every process of the run to exit")
+    runs = runs_of(experiment)
+    running = [r.info.run_name for r in runs if r.info.status == "RUNNING"]
+    assert not running, output[-3000:]
+    return runs
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_a_sweep_leaves_nothing_running(sig, tracking_uri, experiment):
+    process = start_mlflow_run("cluster_islands", experiment, tracking_uri)
+    # Stop it once the sweep is logging from the Spark tasks.
+    wait_until(lambda: any(r.data.tags.get("penguins.level") == "eps" for r in runs_of(experiment)), 240, "eps runs")
+    runs = stop_and_check(process, sig, experiment)
+    (job,) = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "cluster_islands"]
+    assert job.info.status in ("KILLED", "FAILED")
+
+
+def test_stopping_main_leaves_nothing_running(tracking_uri, experiment):
+    process = start_mlflow_run("main", experiment, tracking_uri, eps="0.5", force="true")
+    wait_until(lambda: any(r.data.tags.get("mlflow.project.entryPoint") == "tune_body_mass"
+                           for r in runs_of(experiment)), 240, "the second step")  # fmt: skip
+    runs = stop_and_check(process, signal.SIGINT, experiment)
+    main = mlflow.get_run(next(r.info.run_id for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "main"))
+    assert main.info.status in ("KILLED", "FAILED")
+    assert "cluster_islands" not in {r.data.tags.get("mlflow.project.entryPoint") for r in runs}  # never started
