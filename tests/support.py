@@ -59,10 +59,12 @@ def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
         process.wait(timeout)
 
 
-def start_tracking_server(root: Path, extra_args: tuple[str, ...] = (), env: dict | None = None):
-    """A real `mlflow server` on a free 127.0.0.1 port: SQLite under `root`, proxied artifacts, one worker
-    (on SQLite about 5x faster than four). Returns (uri, process) once /health answers."""
-    port = free_port()
+def start_tracking_server(
+    root: Path, extra_args: tuple[str, ...] = (), env: dict | None = None, port: int | None = None
+):
+    """A real `mlflow server` on 127.0.0.1 (a free port unless given): SQLite under `root`, proxied
+    artifacts, one worker (on SQLite about 5x faster than four). Returns (uri, process) once /health answers."""
+    port = port or free_port()
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
            "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts", "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1", *extra_args]  # fmt: skip

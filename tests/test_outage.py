@@ -1,0 +1,66 @@
+"""The tracking server dies in the middle of a sweep and comes back on the same port and store.
+
+The steps bound MLflow's HTTP retries (steps/runner.py: 5 retries, backoff factor 1, about
+30 s in all) and pass them to Spark's executors, so an outage of a few seconds is ridden
+out: every request that found the server gone is retried until it is back. The sweep
+completes, and every run and metric is there exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from mlflow.tracking import MlflowClient
+
+from tests.support import PROJECT, free_port, start_tracking_server, stop_process
+
+OUTAGE_S = 4
+
+
+def test_a_short_server_outage_mid_sweep_loses_and_duplicates_nothing(tmp_path):
+    port = free_port()
+    uri, server = start_tracking_server(tmp_path, port=port)
+    experiment = "outage"
+    cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "-e", "cluster_islands", "--env-manager", "local",
+           "--experiment-name", experiment]  # fmt: skip
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    sweep = subprocess.Popen(cmd, env=env, cwd=PROJECT, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    client = MlflowClient(uri)
+    try:
+        deadline = time.monotonic() + 300
+        while True:  # kill the server once the tasks are logging eps runs
+            found = client.get_experiment_by_name(experiment)
+            runs = client.search_runs([found.experiment_id], "tags.`penguins.level` = 'eps'") if found else []
+            if len(runs) >= 3:
+                break
+            assert time.monotonic() < deadline and sweep.poll() is None, "the sweep never started logging"
+            time.sleep(0.3)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(30)
+        time.sleep(OUTAGE_S)
+        uri, server = start_tracking_server(tmp_path, port=port)  # the same port and store
+        output, _ = sweep.communicate(timeout=600)
+    finally:
+        stop_process(sweep)
+        stop_process(server)
+        uri, server = start_tracking_server(tmp_path, port=port)  # read what was stored
+
+    try:
+        assert sweep.returncode == 0, output[-4000:]
+        client = MlflowClient(uri)
+        runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id], max_results=1000)
+        assert all(r.info.status == "FINISHED" for r in runs)
+        eps_runs = [r for r in runs if r.data.tags.get("penguins.level") == "eps"]
+        assert len([r for r in runs if r.data.tags.get("penguins.level") == "group"]) == 3
+        assert len(eps_runs) == 27
+        assert len({(r.data.params["group"], r.data.params["eps"]) for r in eps_runs}) == 27
+        for run in eps_runs:
+            assert "n_clusters" in run.data.metrics and "model_uri" in run.data.tags
+            assert len(client.get_metric_history(run.info.run_id, "n_clusters")) == 1
+    finally:
+        stop_process(server)
