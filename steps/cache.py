@@ -27,8 +27,7 @@ def effective_params(params: Sequence[Param], given: Mapping[str, str]) -> dict[
 
 
 def cache_key(entry_point: str, params: Mapping[str, str], code_version: str, data_digest: str) -> str:
-    identity = {"entry_point": entry_point, "params": dict(sorted(params.items())), "code": code_version}
-    identity["data"] = data_digest
+    identity = {"entry_point": entry_point, "params": dict(params), "code": code_version, "data": data_digest}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 

@@ -68,7 +68,6 @@ class StepFailedError(UserError):
 @dataclass
 class StepOutcome:
     entry_point: str
-    child_run_id: str  # the run under main
     source_run_id: str  # the run holding the results: the child, or the earlier run it reuses
     state: str  # "fresh" or "reused"
 
@@ -137,7 +136,7 @@ def run_fresh(client, main_run, entry_point: str, params: dict[str, str], identi
         raise StepFailedError(f"step {entry_point} failed{where}: {error.splitlines()[0]}") from None
     tags = {STEP: entry_point, CACHE: "fresh", RUN_NAME: entry_point, **identity}
     client.log_batch(submitted.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-    return StepOutcome(entry_point, submitted.run_id, submitted.run_id, "fresh")
+    return StepOutcome(entry_point, submitted.run_id, "fresh")
 
 
 def latest_child(client, main_run, entry_point: str):
@@ -166,7 +165,7 @@ def record_reuse(client, main_run, entry_point: str, earlier, commit: str | None
     now = int(time.time() * 1000)
     client.log_batch(child.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in earlier.data.metrics.items()])
     client.set_terminated(child.info.run_id, "FINISHED")
-    return StepOutcome(entry_point, child.info.run_id, earlier.info.run_id, "reused")
+    return StepOutcome(entry_point, earlier.info.run_id, "reused")
 
 
 def group_runs(client, outcome: StepOutcome) -> list:

@@ -1,0 +1,85 @@
+"""The step cache's key and the report's rendering, as pure functions."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from steps import cluster_islands, tune_body_mass
+from steps.cache import cache_key, code_version, content_hash, effective_params
+from steps.params import ParamError, as_text, boolean
+from steps.report import StepSummary, html_page, markdown
+
+
+def test_params_compare_by_value_not_by_spelling():
+    spelled = [{"eps": "0.5"}, {"eps": "0.50"}, {"eps": "[0.5]"}, {"eps": " 0.5 ", "min_samples": "3"}]
+    normalised = [effective_params(cluster_islands.PARAMS, given) for given in spelled]
+    assert all(n == normalised[0] for n in normalised)
+    assert normalised[0]["eps"] == "0.5" and normalised[0]["group_by"] == "island"  # defaults filled in
+    assert effective_params(cluster_islands.PARAMS, {"eps": "0.5,1"}) != normalised[0]
+    assert effective_params(tune_body_mass.PARAMS, {}) == {"alphas": "0.05,0.1,0.5,1.0,2.0,5.0"}
+
+
+def test_the_key_changes_with_each_input_and_only_then():
+    params = effective_params(cluster_islands.PARAMS, {})
+    key = cache_key("cluster_islands", params, "git:abc", "d1")
+    assert key == cache_key("cluster_islands", dict(reversed(params.items())), "git:abc", "d1")
+    others = [
+        cache_key("classify_sex", params, "git:abc", "d1"),
+        cache_key("cluster_islands", {**params, "min_samples": "4"}, "git:abc", "d1"),
+        cache_key("cluster_islands", params, "git:abd", "d1"),
+        cache_key("cluster_islands", params, "git:abc", "d2"),
+    ]
+    assert key not in others and len(set(others)) == 4
+
+
+def test_code_version_is_the_commit_of_a_clean_checkout_else_a_content_hash(tmp_path):
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "MLproject").write_text("name: x\n")
+    (tmp_path / "steps" / "a.py").write_text("A = 1\n")
+    hashed = code_version(tmp_path)  # not a git repository
+    assert hashed == f"sha256:{content_hash(tmp_path)}"
+    (tmp_path / "README.md").write_text("docs do not change what a step computes\n")
+    assert content_hash(tmp_path) == hashed.removeprefix("sha256:")
+    (tmp_path / "steps" / "a.py").write_text("A = 2\n")
+    assert code_version(tmp_path) != hashed
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    assert code_version(tmp_path) == f"git:{git('rev-parse', 'HEAD').strip()}"
+    (tmp_path / "steps" / "a.py").write_text("A = 3\n")  # dirty again: the content decides
+    assert code_version(tmp_path).startswith("sha256:")
+
+
+def test_booleans_and_canonical_text():
+    assert boolean("force", "TRUE") is True and boolean("force", "no") is False
+    with pytest.raises(ParamError, match="force: must be true or false, got 'maybe'"):
+        boolean("force", "maybe")
+    assert as_text([0.5, 1.0]) == "0.5,1.0" and as_text(3) == "3" and as_text(True) == "true"
+
+
+def test_the_report_shows_every_step_with_its_plots_inlined(tmp_path):
+    png = tmp_path / "classify_sex" / "roc_curve.png"
+    png.parent.mkdir()
+    png.write_bytes(b"\x89PNG fake bytes")
+    summaries = [
+        StepSummary("classify_sex", "a" * 32, "fresh", "http://h/#/experiments/1/runs/" + "a" * 32,
+                    {"eval_acc": 0.92537}, {"model": "models:/m-1"}, [Path("classify_sex/roc_curve.png")]),
+        StepSummary("cluster_islands", "b" * 32, "reused", "runs:/" + "b" * 32, {}, {},
+                    table=[{"group": "Biscoe", "best eps": "0.5"}], registered={"penguins-dbscan-island-Biscoe": "2"}),
+    ]  # fmt: skip
+    page = markdown("title", summaries)
+    assert "| classify_sex | fresh | [aaaaaaaa](http://h/#/experiments/1/runs/" in page
+    assert "eval_acc 0.9254" in page and "`models:/m-1`" in page
+    assert "![roc_curve](classify_sex/roc_curve.png)" in page
+    assert "| Biscoe | 0.5 |" in page and "`penguins-dbscan-island-Biscoe` version 2" in page
+    html = html_page("title <&>", summaries, tmp_path)
+    assert "title &lt;&amp;&gt;" in html
+    assert "data:image/png;base64,iVBORyBmYWtlIGJ5dGVz" in html
+    assert "<td class='reused'>reused</td>" in html
