@@ -159,6 +159,22 @@ def _fail_run(run_id: str, error: BaseException) -> None:
     client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
 
+def _end_running_descendants(run, status: str) -> None:
+    """End the runs under `run` that a stopped step left RUNNING (autolog's children, a sweep's runs)."""
+    client = MlflowClient()
+
+    def end_under(run_id: str) -> None:
+        children = client.search_runs(
+            [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'", max_results=5000
+        )
+        for child in children:
+            end_under(child.info.run_id)
+            if child.info.status == "RUNNING":
+                client.set_terminated(child.info.run_id, status)
+
+    end_under(run.info.run_id)
+
+
 def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
     """Run one entry point from the command line; see the module docstring."""
     signal.signal(signal.SIGTERM, _raise_terminated)
@@ -192,11 +208,13 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
         mlflow.log_input(dataset_input(penguins), context="training")
         headline = body(values, penguins)
     except KeyboardInterrupt as interrupt:
+        _end_running_descendants(run, "KILLED")
         mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
         terminated = isinstance(interrupt, Terminated)
         _report(KeyboardInterrupt("terminated (SIGTERM)" if terminated else "interrupted"))
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     except BaseException as error:
+        _end_running_descendants(run, "FAILED")
         mlflow.set_tag("error", _error_tag(error))
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
         if isinstance(error, UserError):

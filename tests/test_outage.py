@@ -1,9 +1,13 @@
 """The tracking server dies in the middle of a sweep and comes back on the same port and store.
 
 The steps bound MLflow's HTTP retries (steps/runner.py: 5 retries, backoff factor 1, about
-30 s in all) and pass them to Spark's executors, so an outage of a few seconds is ridden
-out: every request that found the server gone is retried until it is back. The sweep
-completes, and every run and metric is there exactly once.
+30 s in all) and pass them to Spark's executors, so a request that finds the server gone
+is retried until it is back. A request whose answer the dying server never sent cannot be
+retried safely (it may have been carried out), so it fails its Spark task; the task's
+retry (as on a cluster, where spark.task.maxFailures is 4; here local[2,4]) resumes from
+what was stored: finished runs are reused, half-logged ones redone. The sweep completes,
+and every run and metric is there exactly once. (With no task retries, local[*], the
+sweep fails instead, and every run it started ends FAILED: see test_cluster_islands.py.)
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def test_a_short_server_outage_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     uri, server = start_tracking_server(tmp_path, port=port)
     experiment = "outage"
     cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "-e", "cluster_islands", "--env-manager", "local",
-           "--experiment-name", experiment]  # fmt: skip
+           "--experiment-name", experiment, "-P", "spark_master=local[2,4]"]  # fmt: skip
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     sweep = subprocess.Popen(cmd, env=env, cwd=PROJECT, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
