@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import mlflow
 
-from steps.ml import plots, sex
 from steps.params import Param, integer, number
 from steps.runner import log_sklearn_model, run_step
 
@@ -22,6 +21,9 @@ MODEL_NAME = "sex_classifier"
 
 
 def classify_sex(values, penguins):
+    # Imported here, not at the top: `main` imports this module for PARAMS alone and must start fast.
+    from steps.ml import plots, sex
+
     data = sex.split(penguins.frame, values["test_size"], values["seed"])
     model = sex.fit_classifier(data.X_train, data.y_train, values["C"], values["max_iter"], values["seed"])
     metrics = sex.evaluate(model, data)

@@ -9,9 +9,7 @@ python -m steps.classify_species --max-iter 20
 from __future__ import annotations
 
 import mlflow
-from mlflow.models import infer_signature
 
-from steps.ml import species
 from steps.ml.data import split_rows
 from steps.params import Param, integer, number
 from steps.runner import pinned, run_step
@@ -28,6 +26,11 @@ MODEL_NAME = "species_classifier"
 
 
 def classify_species(values, penguins):
+    # Imported here, not at the top: `main` imports this module for PARAMS alone and must start fast.
+    from mlflow.models import infer_signature
+
+    from steps.ml import species
+
     train_rows, test_rows = split_rows(penguins.frame, "species", values["test_fraction"], values["seed"])
     run = mlflow.active_run()
     env = executor_environment(mlflow.get_tracking_uri(), run.info.experiment_id)

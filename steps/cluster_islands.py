@@ -16,15 +16,14 @@ import tempfile
 
 import mlflow
 import pandas as pd
+from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
-from steps.ml import clustering, plots
+from steps.ml import clustering
 from steps.ml.data import CATEGORIES, MEASUREMENTS
 from steps.nested_runs import SweepConfig, run_sweep
 from steps.params import Param, ParamError, choice, choices, integer, invalid, number_list
 from steps.runner import SKLEARN_REQUIREMENTS, pinned, run_step
 from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
-
-GIT_COMMIT = "mlflow.source.git.commit"
 
 PARAMS = (
     Param("eps", ",".join(f"{e:g}" for e in clustering.DEFAULT_EPS), number_list(0), "DBSCAN eps values, each > 0"),
@@ -68,7 +67,7 @@ def cluster_islands(values, penguins):
         pip_requirements=tuple(pinned(*SKLEARN_REQUIREMENTS)),
         fault={"1": "raise", "crash": "crash"}.get(os.environ.get(FAULT_SWITCH, ""), ""),
         # Group and eps runs carry the job's commit, as MLflow Projects tags the job run itself.
-        tags={k: v for k, v in run.data.tags.items() if k == GIT_COMMIT},
+        tags={k: v for k, v in run.data.tags.items() if k == MLFLOW_GIT_COMMIT},
     )
     rows = penguins.frame.loc[:, [config.group_by, *config.features]].astype({config.group_by: str})
     env = executor_environment(tracking_uri, config.experiment_id)
@@ -92,6 +91,8 @@ def log_results(results: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
 
     Returns the chosen-eps table.
     """
+    from steps.ml import plots  # matplotlib: only when there is something to draw
+
     mlflow.log_table(results, "sweep_results.json")
     chosen = chosen_table(results, config.select_by)
     mlflow.log_table(chosen, "chosen_eps.json")

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME as RUN_NAME
 
 from steps.ml import clustering
 
 JOB, LEVEL, GROUP, EPS = "penguins.job_run_id", "penguins.level", "penguins.group", "penguins.eps"
-PARENT, RUN_NAME = "mlflow.parentRunId", "mlflow.runName"
 MODEL_NAME = "dbscan"
 RESULT_COLUMNS = ("group", "eps", *clustering.METRICS, "run_id", "model_uri", "group_run_id")
 RESULT_SCHEMA = ", ".join(
@@ -208,6 +209,8 @@ def _log_model(client, config: SweepConfig, model, run_id: str) -> str:
     import mlflow
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
     from mlflow.models import Model
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    from mlflow.utils.uri import add_databricks_profile_info_to_artifact_uri
 
     # DBSCAN has no predict(): MLflow warns, for every model, that it logs no pyfunc flavor.
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
@@ -220,7 +223,10 @@ def _log_model(client, config: SweepConfig, model, run_id: str) -> str:
             pip_requirements=list(config.pip_requirements),
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
         )
-        client.log_model_artifacts(logged.model_id, f"{tmp}/model")
+        # Straight to the model's artifact location: log_model_artifacts would first fetch the
+        # logged model again, only to read the location create_logged_model has just returned.
+        location = add_databricks_profile_info_to_artifact_uri(logged.artifact_location, config.tracking_uri)
+        get_artifact_repository(location, tracking_uri=config.tracking_uri).log_artifacts(f"{tmp}/model")
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     client.log_outputs(run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
     return f"models:/{logged.model_id}"
@@ -253,25 +259,6 @@ def count_finished_groups(client, config: SweepConfig) -> int:
         max_results=5000,
     )
     return len(found)
-
-
-def fail_unfinished(client, config: SweepConfig, quiet_s: float = 3.0, limit_s: float = 60.0) -> None:
-    """After a failed Spark job: no group or eps run of it may stay RUNNING.
-
-    The job's other tasks are cancelled, but their Python workers are only killed a moment
-    later (spark.python.task.killTimeout, 2 s) and may create a run meanwhile: keep failing
-    what is RUNNING until nothing new has appeared for `quiet_s`.
-    """
-    query = f"tags.`{JOB}` = '{config.job_run_id}' AND attributes.status = 'RUNNING'"
-    started = last_seen = time.monotonic()
-    while time.monotonic() - last_seen < quiet_s and time.monotonic() - started < limit_s:
-        found = client.search_runs([config.experiment_id], filter_string=query, max_results=5000)
-        for run in found:
-            client.set_tag(run.info.run_id, "error", "the Spark job of this sweep failed before this run was complete")
-            client.set_terminated(run.info.run_id, "FAILED")
-        if found:
-            last_seen = time.monotonic()
-        time.sleep(0.5)
 
 
 def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: float = 2.0) -> pd.DataFrame:
@@ -311,7 +298,12 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
     try:
         results = frame.groupBy(config.group_by).applyInPandas(group_task(config), RESULT_SCHEMA).toPandas()
     except BaseException:
-        fail_unfinished(MlflowClient(config.tracking_uri), config)
+        from steps.runner import end_unfinished_runs
+
+        # No group or eps run of a failed job may stay RUNNING, including those that tasks
+        # Spark is still cancelling create in the next seconds.
+        reason = "the Spark job of this sweep failed before this run was complete"
+        end_unfinished_runs(config.experiment_id, config.job_run_id, "FAILED", reason, quiet_s=3.0)
         raise
     finally:
         stop.set()

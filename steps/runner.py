@@ -16,9 +16,11 @@ Bad input is one line on stderr and exit code 2; no run is left RUNNING.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import version
@@ -26,11 +28,14 @@ from typing import Any
 
 import mlflow
 from mlflow.entities import DatasetInput, RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from steps.errors import UserError
 from steps.ml.data import Penguins, load_penguins
 from steps.params import Param, parse_params, text
+from steps.probe import unreachable
 
 DATA = Param("data", "", text, "CSV or Parquet path/URI with the penguins columns; empty for the bundled data set")
 EXIT_BAD_INPUT = 2
@@ -79,8 +84,12 @@ def log_sklearn_model(model, name: str, example) -> str:
     return info.model_uri
 
 
+@functools.lru_cache(maxsize=1)
 def dataset_input(penguins: Penguins) -> mlflow.data.Dataset:
-    """The cleaned table as an MLflow dataset: its source and a digest of its content."""
+    """The cleaned table as an MLflow dataset: its source and a digest of its content.
+
+    Built once per table: run_step logs it, and main and tune_body_mass use it again.
+    """
     with warnings.catch_warnings():
         # MLflow registers its local-file source class twice and says so; the *_encoded codes
         # are integers by design (never missing after cleaning). Neither is news to the user.
@@ -109,29 +118,20 @@ HTTP_RETRY_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
 }
-PROBE_TIMEOUT_S = 5
 
 
 def check_tracking_server(uri: str) -> None:
     """Fail in seconds, naming the setting, when an http(s) tracking server does not answer
     or refuses the credentials (MLFLOW_TRACKING_USERNAME / _PASSWORD or _TOKEN)."""
-    import socket
     from urllib.parse import urlparse
-
-    from mlflow.exceptions import MlflowException
 
     parsed = urlparse(uri)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     shown = parsed._replace(netloc=f"{parsed.hostname}:{port}").geturl()  # never echo credentials in a URL
-    try:
-        socket.create_connection((parsed.hostname, port), timeout=PROBE_TIMEOUT_S).close()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise UserError(
-            f"MLFLOW_TRACKING_URI: cannot reach {shown} ({reason}); is the tracking server running?"
-        ) from None
+    if reason := unreachable(parsed.hostname, port):
+        raise UserError(f"MLFLOW_TRACKING_URI: cannot reach {shown} ({reason}); is the tracking server running?")
     try:
         MlflowClient(uri).search_experiments(max_results=1)  # one cheap request that needs the credentials
     except MlflowException as error:
@@ -159,20 +159,46 @@ def _fail_run(run_id: str, error: BaseException) -> None:
     client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
 
-def _end_running_descendants(run, status: str) -> None:
-    """End the runs under `run` that a stopped step left RUNNING (autolog's children, a sweep's runs)."""
+def end_unfinished_runs(
+    experiment_id: str, root_id: str, status: str, reason: str, quiet_s: float = 0.0, limit_s: float = 60.0
+) -> None:
+    """End every run under `root_id` (at any depth) still RUNNING: `status`, with `reason` as its error tag.
+
+    Covers what a stopped or failed step leaves behind: autolog's child runs, the steps under
+    main, a sweep's group and eps runs. Runs are found by their parent chain, with one search
+    per pass. With `quiet_s`, keep looking until no new one has appeared for that long: the
+    Python workers of cancelled Spark tasks are killed a moment later
+    (spark.python.task.killTimeout, 2 s) and may still create a run meanwhile.
+    """
     client = MlflowClient()
+    parent_of: dict[str, str | None] = {root_id: None}
 
-    def end_under(run_id: str) -> None:
-        children = client.search_runs(
-            [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'", max_results=5000
-        )
-        for child in children:
-            end_under(child.info.run_id)
-            if child.info.status == "RUNNING":
-                client.set_terminated(child.info.run_id, status)
+    def is_under_root(run) -> bool:
+        parent_of[run.info.run_id] = run.data.tags.get(MLFLOW_PARENT_RUN_ID)
+        seen, current = set(), parent_of[run.info.run_id]
+        while current is not None and current != root_id and current not in seen:
+            seen.add(current)
+            if current not in parent_of:
+                try:
+                    parent_of[current] = client.get_run(current).data.tags.get(MLFLOW_PARENT_RUN_ID)
+                except MlflowException:  # a deleted or foreign run: not under ours
+                    parent_of[current] = None
+            current = parent_of[current]
+        return current == root_id
 
-    end_under(run.info.run_id)
+    started = last_found = time.monotonic()
+    while True:
+        running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
+        unfinished = [run for run in running if run.info.run_id != root_id and is_under_root(run)]
+        for run in unfinished:
+            client.set_tag(run.info.run_id, "error", reason)
+            client.set_terminated(run.info.run_id, status)
+        now = time.monotonic()
+        if unfinished:
+            last_found = now
+        if now - last_found >= quiet_s or now - started >= limit_s:
+            return
+        time.sleep(0.5)
 
 
 def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
@@ -208,13 +234,18 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
         mlflow.log_input(dataset_input(penguins), context="training")
         headline = body(values, penguins)
     except KeyboardInterrupt as interrupt:
-        _end_running_descendants(run, "KILLED")
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        # A second Ctrl-C or SIGTERM must not cut this short and leave runs RUNNING.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         terminated = isinstance(interrupt, Terminated)
+        end_unfinished_runs(
+            run.info.experiment_id, run_id, "KILLED", f"{step} was stopped ({'SIGTERM' if terminated else 'Ctrl-C'})"
+        )
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
         _report(KeyboardInterrupt("terminated (SIGTERM)" if terminated else "interrupted"))
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     except BaseException as error:
-        _end_running_descendants(run, "FAILED")
+        end_unfinished_runs(run.info.experiment_id, run_id, "FAILED", f"{step} failed: {_error_tag(error)}")
         mlflow.set_tag("error", _error_tag(error))
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
         if isinstance(error, UserError):

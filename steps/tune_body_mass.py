@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import mlflow
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-from steps.ml import body_mass, plots
 from steps.params import Param, number_list
 from steps.runner import dataset_input, log_dataset_to, log_sklearn_model, run_step
 
@@ -20,6 +20,9 @@ MODEL_NAME = "body_mass_regressor"
 
 
 def tune_body_mass(values, penguins):
+    # Imported here, not at the top: `main` imports this module for PARAMS alone and must start fast.
+    from steps.ml import body_mass, plots
+
     alphas = values["alphas"]
     # Every alpha gets its child run (autolog keeps 5 by default). Models are logged below,
     # once, with explicit requirements: autolog would infer them, seconds per model.
@@ -38,11 +41,11 @@ def tune_body_mass(values, penguins):
     mlflow.log_figure(plots.rmse_by_alpha_figure(table, best_alpha), "rmse_by_alpha.png")
 
     children = mlflow.search_runs(
-        filter_string=f"tags.mlflow.parentRunId = '{mlflow.active_run().info.run_id}'", output_format="list"
+        filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{mlflow.active_run().info.run_id}'", output_format="list"
     )
     log_dataset_to([child.info.run_id for child in children], dataset_input(penguins))
     for child in children:  # autolog names them at random; name them by what they tried
-        MlflowClient().set_tag(child.info.run_id, "mlflow.runName", f"alpha={float(child.data.params['alpha']):g}")
+        MlflowClient().set_tag(child.info.run_id, MLFLOW_RUN_NAME, f"alpha={float(child.data.params['alpha']):g}")
 
     log_sklearn_model(body_mass.best_model(fitted), MODEL_NAME, penguins.frame.loc[:, list(body_mass.FEATURES)].head(5))
     return {"best_alpha": best_alpha, "best_cv_rmse": best_rmse, "child_runs": len(children)}

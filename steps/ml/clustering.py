@@ -12,16 +12,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from s_dbw import S_Dbw
-from sklearn.cluster import DBSCAN
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from steps.ml.data import MEASUREMENTS
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 DEFAULT_EPS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5)
 # Which way each quality metric points: True when lower is better.
@@ -41,6 +40,11 @@ class EpsResult:
 
 def cluster_metrics(scaled: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
     """The seven metrics of one clustering of `scaled` (labels -1 = noise)."""
+    # scikit-learn and s_dbw are imported where used: declaring cluster_islands' parameters
+    # (DEFAULT_EPS, QUALITY) must not cost the seconds they take to import.
+    from s_dbw import S_Dbw
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
     clustered = labels != -1
     n_clusters = len(set(labels[clustered]))
     metrics: dict[str, float | None] = {
@@ -73,6 +77,10 @@ def sweep(
     A group with fewer rows than min_samples (or than 2) cannot be clustered: every eps
     gets counts only and undefined quality metrics, and no error.
     """
+    from sklearn.cluster import DBSCAN
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     X = group.loc[:, list(features)].to_numpy(dtype="float64")
     results = []
     for eps in eps_values:

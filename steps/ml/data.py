@@ -32,7 +32,7 @@ class DataError(UserError):
     """The data set cannot be used; the message says which column or file and why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: one loaded table is one data set
 class Penguins:
     """A cleaned table and where it came from."""
 
