@@ -5,9 +5,10 @@
     mlflow run . --env-manager local -P register=true    # also registers each step's best model
 
 Runs classify_sex, tune_body_mass, classify_species and cluster_islands with `mlflow.run`,
-each nested under this run, in the environment this run already has. A step whose entry
-point, parameters, code version and data digest match an earlier FINISHED run of the
-experiment is reused instead (see steps/cache.py); `-P force=true` re-runs everything.
+all at once (they are independent), each nested under this run, in the environment this
+run already has. A step whose entry point, parameters, code version and data digest match
+an earlier FINISHED run of the experiment is reused instead (see steps/cache.py);
+`-P force=true` re-runs everything.
 The run ends with a one-page report (report/report.html and report.md).
 """
 
@@ -16,15 +17,21 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
-from mlflow.entities import Metric, RunTag
+from mlflow.entities import Metric, Run, RunTag
 from mlflow.exceptions import ExecutionException, MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT as GIT_COMMIT
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
+from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT as ENTRY_POINT
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME as RUN_NAME
 
 from steps import classify_sex, classify_species, cluster_islands, report, tune_body_mass
 from steps.cache import cache_key, code_version, effective_params
@@ -55,8 +62,6 @@ PARAMS = (
     Param("force", "false", boolean, "re-run every step even when an earlier run matches"),
 )
 STEP, CACHE, CACHE_KEY, REUSED_FROM = "penguins.step", "penguins.cache", "penguins.cache_key", "penguins.reused_run_id"
-GIT_COMMIT, PARENT, RUN_NAME = "mlflow.source.git.commit", "mlflow.parentRunId", "mlflow.runName"
-ENTRY_POINT = "mlflow.project.entryPoint"
 ALIAS = "champion"
 SOURCE_MODEL = "penguins.model_uri"  # model version tag: the URI it was registered from
 
@@ -72,6 +77,27 @@ class StepOutcome:
     state: str  # "fresh" or "reused"
 
 
+@dataclass
+class StepResults:
+    """A step's results as main reads them back once: its source run and, for cluster_islands, its group runs."""
+
+    outcome: StepOutcome
+    run: Run
+    groups: list[Run]  # by group, each with its chosen eps; empty for the other steps
+
+
+def read_results(client, experiment_id: str, outcome: StepOutcome) -> StepResults:
+    groups = []
+    if outcome.entry_point == "cluster_islands":
+        found = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{PARENT}` = '{outcome.source_run_id}' AND tags.`penguins.level` = 'group'",
+            max_results=1000,
+        )
+        groups = sorted(found, key=lambda r: r.data.tags.get("penguins.group", ""))
+    return StepResults(outcome, client.get_run(outcome.source_run_id), groups)
+
+
 def pipeline(values, penguins):
     run = mlflow.active_run()
     client = MlflowClient()
@@ -82,24 +108,40 @@ def pipeline(values, penguins):
     # `mlflow.run` runs each step's `python -m ...` through the shell: make it this interpreter.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     commit = run.data.tags.get(GIT_COMMIT)
+    stopping = threading.Event()
 
-    outcomes = []
-    for entry_point, step_params in STEPS.items():
+    def settle(entry_point: str, step_params) -> StepOutcome:
+        """Reuse the step's earlier run, or run it fresh under the main run."""
         given = {p.name: as_text(values[p.name]) for p in step_params if p.name in values}
         key = cache_key(entry_point, effective_params(step_params, given), version, digest)
         started = time.monotonic()
         earlier = None if values["force"] else find_cached(client, experiment_id, key)
         if earlier is not None:
             outcome = record_reuse(client, run, entry_point, earlier, commit)
+        elif stopping.is_set():
+            raise KeyboardInterrupt()
         else:
             identity = {CACHE_KEY: key, "penguins.code_version": version, "penguins.data_digest": digest}
             outcome = run_fresh(client, run, entry_point, {"data": values["data"], **given}, identity)
-        outcomes.append(outcome)
         print(f"main: {entry_point}: {outcome.state} (run {outcome.source_run_id}, {time.monotonic() - started:.1f} s)")
-        mlflow.set_tag(f"penguins.step.{entry_point}", f"{outcome.state} {outcome.source_run_id}")
+        client.set_tag(run.info.run_id, f"penguins.step.{entry_point}", f"{outcome.state} {outcome.source_run_id}")
+        return outcome
 
-    registered = register_models(client, outcomes) if values["register"] else {}
-    log_report(client, outcomes, registered)
+    # The steps are independent (each reads the data set only), so they run at once: a Spark
+    # step keeps one core busy most of its time, and the other steps use the rest.
+    with ThreadPoolExecutor(len(STEPS)) as pool:
+        futures = [pool.submit(settle, entry_point, step_params) for entry_point, step_params in STEPS.items()]
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            stopping.set()  # steps not started yet never start; running ones got the signal too
+            raise
+    outcomes = [future.result() for future in futures]  # the first failed step, in STEPS order, fails main
+
+    with ThreadPoolExecutor(len(outcomes)) as pool:
+        results = list(pool.map(lambda outcome: read_results(client, experiment_id, outcome), outcomes))
+    registered = register_models(client, results) if values["register"] else {}
+    log_report(client, results, registered)
     fresh = sum(o.state == "fresh" for o in outcomes)
     return {"steps_fresh": fresh, "steps_reused": len(outcomes) - fresh}
 
@@ -118,11 +160,16 @@ def find_cached(client, experiment_id: str, key: str):
 def run_fresh(client, main_run, entry_point: str, params: dict[str, str], identity: dict) -> StepOutcome:
     """Run the step with `mlflow.run` under the main run; tag it cacheable once FINISHED.
 
-    Synchronous: MLflow then runs the step's command itself (asynchronous runs go through
-    another `mlflow run` process, seconds per step). On Ctrl-C MLflow stops the step's
-    process and ends its run; the interrupt reaches run_step, which ends main KILLED.
+    Synchronous, in a thread of its own: MLflow then runs the step's command itself
+    (asynchronous runs go through another `mlflow run` process, seconds per step). Ctrl-C
+    reaches the step's process too (the same process group): it ends its own run KILLED,
+    and run_step, in main's thread, ends main KILLED.
     """
     experiment_id = main_run.info.experiment_id
+    # `mlflow.run` nests the step under this thread's active run: make it main's run (never
+    # ended here; the thread's run stack goes with the thread).
+    if mlflow.active_run() is None:
+        mlflow.start_run(run_id=main_run.info.run_id)
     try:
         submitted = mlflow.run(
             str(PROJECT), entry_point, parameters=params, experiment_id=experiment_id, env_manager="local"
@@ -168,39 +215,29 @@ def record_reuse(client, main_run, entry_point: str, earlier, commit: str | None
     return StepOutcome(entry_point, earlier.info.run_id, "reused")
 
 
-def group_runs(client, outcome: StepOutcome) -> list:
-    """cluster_islands' group runs (each with its chosen eps), by group."""
-    found = client.search_runs(
-        [client.get_run(outcome.source_run_id).info.experiment_id],
-        filter_string=f"tags.`{PARENT}` = '{outcome.source_run_id}' AND tags.`penguins.level` = 'group'",
-        max_results=1000,
-    )
-    return sorted(found, key=lambda r: r.data.tags.get("penguins.group", ""))
-
-
-def models_of(client, outcome: StepOutcome) -> dict[str, str]:
+def models_of(results: StepResults) -> dict[str, str]:
     """Registered-model name -> model URI: the step's model, or each group's chosen DBSCAN model."""
-    if outcome.entry_point == "cluster_islands":
+    if results.outcome.entry_point == "cluster_islands":
         return {
             f"penguins-dbscan-{r.data.params.get('group_by')}-{r.data.tags['penguins.group']}": r.data.tags[
                 "best_model_uri"
             ]
-            for r in group_runs(client, outcome)
+            for r in results.groups
             if "best_model_uri" in r.data.tags
         }
-    uri = client.get_run(outcome.source_run_id).data.tags.get("model_uri")
-    return {f"penguins-{outcome.entry_point.replace('_', '-')}": uri} if uri else {}
+    uri = results.run.data.tags.get("model_uri")
+    return {f"penguins-{results.outcome.entry_point.replace('_', '-')}": uri} if uri else {}
 
 
-def register_models(client, outcomes: list[StepOutcome]) -> dict[str, dict[str, str]]:
+def register_models(client, results: list[StepResults]) -> dict[str, dict[str, str]]:
     """Register each step's best model and point ALIAS at it; an unchanged model is not registered again."""
     registered = {}
-    for outcome in outcomes:
+    for step in results:
         versions = {}
-        for name, model_uri in models_of(client, outcome).items():
+        for name, model_uri in models_of(step).items():
             versions[name] = register_champion(client, name, model_uri)
             mlflow.set_tag(f"registered.{name}", versions[name])
-        registered[outcome.entry_point] = versions
+        registered[step.outcome.entry_point] = versions
     return registered
 
 
@@ -224,9 +261,9 @@ def run_link(run) -> str:
     return f"runs:/{run.info.run_id}"
 
 
-def summarise(client, outcome: StepOutcome, root: Path, registered: dict[str, str]) -> report.StepSummary:
+def summarise(client, step: StepResults, root: Path, registered: dict[str, str]) -> report.StepSummary:
     """What the report shows of one step; its plots are downloaded under `root`."""
-    source = client.get_run(outcome.source_run_id)
+    outcome, source = step.outcome, step.run
     plots = []
     for folder in ("", "plots"):
         for item in client.list_artifacts(outcome.source_run_id, folder or None):
@@ -236,16 +273,15 @@ def summarise(client, outcome: StepOutcome, root: Path, registered: dict[str, st
                 )
                 plots.append(Path(local).relative_to(root))
     table = []
-    if outcome.entry_point == "cluster_islands":
-        for r in group_runs(client, outcome):
-            select_by = r.data.params.get("select_by", "")
-            value = r.data.metrics.get(select_by)
-            table.append({
-                "group": r.data.tags.get("penguins.group", ""),
-                "best eps": r.data.tags.get("best_eps", ""),
-                select_by: "" if value is None else f"{value:.4g}",
-                "model": r.data.tags.get("best_model_uri", ""),
-            })  # fmt: skip
+    for r in step.groups:
+        select_by = r.data.params.get("select_by", "")
+        value = r.data.metrics.get(select_by)
+        table.append({
+            "group": r.data.tags.get("penguins.group", ""),
+            "best eps": r.data.tags.get("best_eps", ""),
+            select_by: "" if value is None else f"{value:.4g}",
+            "model": r.data.tags.get("best_model_uri", ""),
+        })  # fmt: skip
     models = {"model": source.data.tags["model_uri"]} if "model_uri" in source.data.tags else {}
     return report.StepSummary(
         entry_point=outcome.entry_point,
@@ -260,10 +296,13 @@ def summarise(client, outcome: StepOutcome, root: Path, registered: dict[str, st
     )
 
 
-def log_report(client, outcomes: list[StepOutcome], registered: dict[str, dict[str, str]]) -> None:
+def log_report(client, results: list[StepResults], registered: dict[str, dict[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        summaries = [summarise(client, o, root, registered.get(o.entry_point, {})) for o in outcomes]
+        with ThreadPoolExecutor(len(results)) as pool:  # mostly waiting on downloads: one thread per step
+            summaries = list(
+                pool.map(lambda r: summarise(client, r, root, registered.get(r.outcome.entry_point, {})), results)
+            )
         title = f"mlflow-penguins: main run {mlflow.active_run().info.run_id}"
         (root / "report.md").write_text(report.markdown(title, summaries))
         (root / "report.html").write_text(report.html_page(title, summaries, root))

@@ -297,13 +297,16 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
     reporter.start()
     try:
         results = frame.groupBy(config.group_by).applyInPandas(group_task(config), RESULT_SCHEMA).toPandas()
-    except BaseException:
+    except BaseException as error:
         from steps.runner import end_unfinished_runs
 
-        # No group or eps run of a failed job may stay RUNNING, including those that tasks
-        # Spark is still cancelling create in the next seconds.
-        reason = "the Spark job of this sweep failed before this run was complete"
-        end_unfinished_runs(config.experiment_id, config.job_run_id, "FAILED", reason, quiet_s=3.0)
+        # No group or eps run of a failed or stopped job may stay RUNNING, including those
+        # that tasks Spark is still cancelling create in the next seconds.
+        if isinstance(error, KeyboardInterrupt):
+            status, reason = "KILLED", "the sweep was stopped before this run was complete"
+        else:
+            status, reason = "FAILED", "the Spark job of this sweep failed before this run was complete"
+        end_unfinished_runs(config.experiment_id, config.job_run_id, status, reason, quiet_s=3.0)
         raise
     finally:
         stop.set()

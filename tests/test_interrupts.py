@@ -58,6 +58,11 @@ def test_stopping_a_sweep_leaves_nothing_running(sig, tracking_uri, experiment):
     runs = stop_and_check(process, sig, experiment)
     (job,) = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "cluster_islands"]
     assert job.info.status in ("KILLED", "FAILED")
+    # A group or eps run the stop cut short says so; the finished ones stay as they were.
+    children = [r for r in runs if r.data.tags.get("penguins.job_run_id") == job.info.run_id]
+    assert children
+    assert all(r.info.status == "FINISHED" or "stopped" in r.data.tags.get("error", "")
+               or "failed" in r.data.tags.get("error", "") for r in children)  # fmt: skip
 
 
 def test_stopping_main_leaves_nothing_running(tracking_uri, experiment):
@@ -67,4 +72,7 @@ def test_stopping_main_leaves_nothing_running(tracking_uri, experiment):
     runs = stop_and_check(process, signal.SIGINT, experiment)
     main = mlflow.get_run(next(r.info.run_id for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "main"))
     assert main.info.status in ("KILLED", "FAILED")
-    assert "cluster_islands" not in {r.data.tags.get("mlflow.project.entryPoint") for r in runs}  # never started
+    # The steps run at once; each was stopped with main (or had finished), none was left half-done.
+    steps = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == main.info.run_id]
+    assert len(steps) == 4
+    assert all(r.info.status in ("KILLED", "FAILED", "FINISHED") for r in steps)
