@@ -110,8 +110,8 @@ def pipeline(values, penguins):
     commit = run.data.tags.get(GIT_COMMIT)
     stopping = threading.Event()
 
-    def settle(entry_point: str, step_params) -> StepOutcome:
-        """Reuse the step's earlier run, or run it fresh under the main run."""
+    def settle(entry_point: str, step_params) -> StepResults:
+        """Reuse the step's earlier run, or run it fresh under the main run; read back its results."""
         given = {p.name: as_text(values[p.name]) for p in step_params if p.name in values}
         key = cache_key(entry_point, effective_params(step_params, given), version, digest)
         started = time.monotonic()
@@ -125,7 +125,7 @@ def pipeline(values, penguins):
             outcome = run_fresh(client, run, entry_point, {"data": values["data"], **given}, identity)
         print(f"main: {entry_point}: {outcome.state} (run {outcome.source_run_id}, {time.monotonic() - started:.1f} s)")
         client.set_tag(run.info.run_id, f"penguins.step.{entry_point}", f"{outcome.state} {outcome.source_run_id}")
-        return outcome
+        return read_results(client, experiment_id, outcome)
 
     # The steps are independent (each reads the data set only), so they run at once: a Spark
     # step keeps one core busy most of its time, and the other steps use the rest.
@@ -136,14 +136,12 @@ def pipeline(values, penguins):
         except KeyboardInterrupt:
             stopping.set()  # steps not started yet never start; running ones got the signal too
             raise
-    outcomes = [future.result() for future in futures]  # the first failed step, in STEPS order, fails main
+    results = [future.result() for future in futures]  # the first failed step, in STEPS order, fails main
 
-    with ThreadPoolExecutor(len(outcomes)) as pool:
-        results = list(pool.map(lambda outcome: read_results(client, experiment_id, outcome), outcomes))
     registered = register_models(client, results) if values["register"] else {}
     log_report(client, results, registered)
-    fresh = sum(o.state == "fresh" for o in outcomes)
-    return {"steps_fresh": fresh, "steps_reused": len(outcomes) - fresh}
+    fresh = sum(r.outcome.state == "fresh" for r in results)
+    return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}
 
 
 def find_cached(client, experiment_id: str, key: str):

@@ -152,11 +152,10 @@ def _error_tag(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:5000]
 
 
-def _fail_run(run_id: str, error: BaseException) -> None:
-    """End a run FAILED, keeping the reason as its `error` tag."""
-    client = MlflowClient()
-    client.set_tag(run_id, "error", _error_tag(error))
-    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+def _end_run(client, run_id: str, status: str, reason: str) -> None:
+    """End a run with `status`, keeping the reason as its `error` tag."""
+    client.set_tag(run_id, "error", reason)
+    client.set_terminated(run_id, status)
 
 
 def end_unfinished_runs(
@@ -191,8 +190,7 @@ def end_unfinished_runs(
         running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
         unfinished = [run for run in running if run.info.run_id != root_id and is_under_root(run)]
         for run in unfinished:
-            client.set_tag(run.info.run_id, "error", reason)
-            client.set_terminated(run.info.run_id, status)
+            _end_run(client, run.info.run_id, status, reason)
         now = time.monotonic()
         if unfinished:
             last_found = now
@@ -223,7 +221,7 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
     except UserError as error:
         _report(error)
         if given_run_id:
-            _fail_run(given_run_id, error)
+            _end_run(MlflowClient(), given_run_id, "FAILED", _error_tag(error))
         sys.exit(EXIT_BAD_INPUT)
 
     run = mlflow.start_run(run_name=None if given_run_id else step)
