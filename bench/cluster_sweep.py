@@ -34,7 +34,7 @@ import mlflow
 
 from steps.ml import clustering
 from steps.ml.data import load_penguins
-from steps.nested_runs import RESULT_SCHEMA, SweepConfig, run_sweep
+from steps.nested_runs import RESULT_SCHEMA, SweepConfig, run_sweep, worker_imports
 from steps.runner import SKLEARN_REQUIREMENTS, pinned
 from steps.spark import spark_session
 from tests.support import start_tracking_server, stop_process
@@ -56,6 +56,12 @@ def synthetic_penguins(groups: int, rows_per_group: int = 110, seed: int = 0) ->
 
 def tutorial_style_task(tracking_uri: str, experiment_id: str, parent_run_id: str, eps_values: tuple[float, ...]):
     """The tutorial's logging, minus its bugs that would change the counts (it closed the parent)."""
+    import pyspark.cloudpickle
+
+    import steps
+
+    # Ship steps.ml.clustering inside the task, as run_sweep does: workers need not import it.
+    pyspark.cloudpickle.register_pickle_by_value(steps)
 
     def run_group(key, rows: pd.DataFrame) -> pd.DataFrame:
         import mlflow
@@ -121,7 +127,7 @@ def main() -> None:
                                      eps_values, 3, "s_dbw", requirements)  # fmt: skip
                 return run_sweep(spark, rows, config, progress_every_s=5)
 
-            with spark_session(args.spark_master, "bench-cluster-sweep", {}) as spark:
+            with spark_session(args.spark_master, "bench-cluster-sweep", {}, worker_imports(tracking_uri)) as spark:
                 cold, _ = timed("ours, cold (first sweep of the session)", ours)
                 warm, results = timed("ours, warm", ours)
                 assert len(results) == n_runs

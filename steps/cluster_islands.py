@@ -20,7 +20,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
 from steps.ml import clustering
 from steps.ml.data import CATEGORIES, MEASUREMENTS
-from steps.nested_runs import SweepConfig, run_sweep
+from steps.nested_runs import SweepConfig, run_sweep, worker_imports
 from steps.params import Param, ParamError, choice, choices, integer, invalid, number_list
 from steps.runner import SKLEARN_REQUIREMENTS, pinned, run_step
 from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
@@ -71,7 +71,7 @@ def cluster_islands(values, penguins):
     )
     rows = penguins.frame.loc[:, [config.group_by, *config.features]].astype({config.group_by: str})
     env = executor_environment(tracking_uri, config.experiment_id)
-    with spark_session(values["spark_master"], "cluster_islands", env) as spark:
+    with spark_session(values["spark_master"], "cluster_islands", env, worker_imports(tracking_uri)) as spark:
         results = run_sweep(spark, rows, config)
     chosen = log_results(results, config)
     return {"groups": len(chosen), "eps_runs": len(results), "groups_with_best_eps": int(chosen["eps"].notna().sum())}

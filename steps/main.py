@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 import mlflow
 from mlflow.entities import Metric, Run, RunTag
 from mlflow.exceptions import ExecutionException, MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT as GIT_COMMIT
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
@@ -86,7 +87,8 @@ class StepResults:
     groups: list[Run]  # by group, each with its chosen eps; empty for the other steps
 
 
-def read_results(client, experiment_id: str, outcome: StepOutcome) -> StepResults:
+def read_results(client, experiment_id: str, outcome: StepOutcome, source: Run | None = None) -> StepResults:
+    """`source`: the source run when the caller has it already (a reused step's search result)."""
     groups = []
     if outcome.entry_point == "cluster_islands":
         found = client.search_runs(
@@ -95,7 +97,7 @@ def read_results(client, experiment_id: str, outcome: StepOutcome) -> StepResult
             max_results=1000,
         )
         groups = sorted(found, key=lambda r: r.data.tags.get("penguins.group", ""))
-    return StepResults(outcome, client.get_run(outcome.source_run_id), groups)
+    return StepResults(outcome, source or client.get_run(outcome.source_run_id), groups)
 
 
 def pipeline(values, penguins):
@@ -125,7 +127,7 @@ def pipeline(values, penguins):
             outcome = run_fresh(client, run, entry_point, {"data": values["data"], **given}, identity)
         print(f"main: {entry_point}: {outcome.state} (run {outcome.source_run_id}, {time.monotonic() - started:.1f} s)")
         client.set_tag(run.info.run_id, f"penguins.step.{entry_point}", f"{outcome.state} {outcome.source_run_id}")
-        return read_results(client, experiment_id, outcome)
+        return read_results(client, experiment_id, outcome, earlier)
 
     # The steps are independent (each reads the data set only), so they run at once: a Spark
     # step keeps one core busy most of its time, and the other steps use the rest.
@@ -139,7 +141,7 @@ def pipeline(values, penguins):
     results = [future.result() for future in futures]  # the first failed step, in STEPS order, fails main
 
     registered = register_models(client, results) if values["register"] else {}
-    log_report(client, results, registered)
+    log_report(results, registered)
     fresh = sum(r.outcome.state == "fresh" for r in results)
     return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}
 
@@ -259,16 +261,18 @@ def run_link(run) -> str:
     return f"runs:/{run.info.run_id}"
 
 
-def summarise(client, step: StepResults, root: Path, registered: dict[str, str]) -> report.StepSummary:
+def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> report.StepSummary:
     """What the report shows of one step; its plots are downloaded under `root`."""
     outcome, source = step.outcome, step.run
+    # The run's own artifact store: by run id, every list and download would fetch the run again.
+    artifacts = get_artifact_repository(source.info.artifact_uri)
+    folder = root / outcome.entry_point
+    folder.mkdir()
     plots = []
-    for folder in ("", "plots"):
-        for item in client.list_artifacts(outcome.source_run_id, folder or None):
+    for where in ("", "plots"):
+        for item in artifacts.list_artifacts(where or None):
             if item.path.endswith(".png"):
-                local = mlflow.artifacts.download_artifacts(
-                    run_id=outcome.source_run_id, artifact_path=item.path, dst_path=str(root / outcome.entry_point)
-                )
+                local = artifacts.download_artifacts(item.path, dst_path=str(folder))
                 plots.append(Path(local).relative_to(root))
     table = []
     for r in step.groups:
@@ -294,13 +298,11 @@ def summarise(client, step: StepResults, root: Path, registered: dict[str, str])
     )
 
 
-def log_report(client, results: list[StepResults], registered: dict[str, dict[str, str]]) -> None:
+def log_report(results: list[StepResults], registered: dict[str, dict[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with ThreadPoolExecutor(len(results)) as pool:  # mostly waiting on downloads: one thread per step
-            summaries = list(
-                pool.map(lambda r: summarise(client, r, root, registered.get(r.outcome.entry_point, {})), results)
-            )
+            summaries = list(pool.map(lambda r: summarise(r, root, registered.get(r.outcome.entry_point, {})), results))
         title = f"mlflow-penguins: main run {mlflow.active_run().info.run_id}"
         (root / "report.md").write_text(report.markdown(title, summaries))
         (root / "report.html").write_text(report.html_page(title, summaries, root))

@@ -11,8 +11,8 @@ Run in a Spark task (executor), not on the driver:
   is, an unfinished one (the attempt died while logging it) is deleted and logged again,
   a RUNNING group run is resumed. A retried or speculative task therefore leaves one
   group run per group and one eps run per (group, eps); none stays RUNNING.
-* Fast. Per eps run: create, one log_batch (params, metrics, tags), the model with
-  explicit pip requirements (no inference), one tag, terminate. The model is logged
+* Fast. Per eps run: create (with every tag), the model with explicit pip requirements
+  (no inference), one log_batch (params and metrics), terminate. The model is logged
   from the executor; nothing is collected to the driver but the results table.
 """
 
@@ -58,6 +58,13 @@ class SweepConfig:
     tags: dict[str, str] = field(default_factory=dict)  # extra tags for every child run (e.g. the commit)
 
 
+def worker_imports(tracking_uri: str) -> tuple[str, ...]:
+    """What a sweep task imports: MLflow and its tracking store, scikit-learn, skops, s_dbw."""
+    store = ("mlflow.store.tracking.sqlalchemy_store",) if tracking_uri.startswith("sqlite:") else ()
+    return ("mlflow.sklearn", *store, "skops.io", "s_dbw", "sklearn.cluster", "sklearn.metrics",
+            "sklearn.pipeline", "sklearn.preprocessing")  # fmt: skip
+
+
 def eps_label(eps: float) -> str:
     return f"{eps:g}"
 
@@ -99,6 +106,7 @@ def _existing_runs(client, config: SweepConfig, group: str) -> list:
 
 def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataFrame:
     """Sweep eps for one group, log the group run and its eps runs, return one row per eps."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     client = _client(config)
@@ -113,16 +121,18 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     results = clustering.sweep(rows, config.features, config.eps_values, config.min_samples)
     last = len(results) - 1
 
+    saving = threading.Lock()  # see _log_model
+
     def log_eps(position: int) -> dict:
         result = results[position]
         done = earlier.get(eps_label(result.eps))
-        if done is not None and done.info.status == "FINISHED" and "model_uri" in done.data.tags:
-            run_id, model_uri = done.info.run_id, done.data.tags["model_uri"]
+        if done is not None and done.info.status == "FINISHED" and done.outputs.model_outputs:
+            run_id, model_uri = done.info.run_id, f"models:/{done.outputs.model_outputs[0].model_id}"
         else:
             if done is not None:  # left half-logged by a failed attempt: redo it from scratch
                 client.delete_run(done.info.run_id)
             fault = config.fault if position == last and config.fault and _first_attempt() else ""
-            run_id, model_uri = _log_eps_run(client, config, group, group_run_id, identity, result, now, fault)
+            run_id, model_uri = _log_eps_run(client, config, group, group_run_id, identity, result, now, fault, saving)
         return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
 
     # The runs are independent and the work is waiting on the server: log a few at once.
@@ -134,33 +144,31 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     return frame
 
 
-def _log_eps_run(client, config, group, group_run_id, identity, result, now, fault: str) -> tuple[str, str]:
-    """One eps run: create, model, one batch of params/metrics/tags, FINISHED. Returns (run id, model URI)."""
-    from mlflow.entities import Metric, Param, RunTag
+def _log_eps_run(client, config, group, group_run_id, identity, result, now, fault: str, saving) -> tuple[str, str]:
+    """One eps run: create (with its tags), model, one batch of params and metrics, FINISHED.
+    Returns (run id, model URI)."""
+    from mlflow.entities import Metric, Param
 
     label = eps_label(result.eps)
-    name = run_name(group, result.eps)
-    run_id = client.create_run(
-        config.experiment_id, tags={**identity, PARENT: group_run_id, LEVEL: "eps", EPS: label}, run_name=name
-    ).info.run_id
+    defined = {k: v for k, v in result.metrics.items() if v is not None}
+    undefined = sorted(set(result.metrics) - set(defined))
+    tags = {**identity, PARENT: group_run_id, LEVEL: "eps", EPS: label}
+    if undefined:
+        tags.update(undefined_metrics=",".join(undefined),
+                    undefined_reason="fewer than two clusters among the clustered points")  # fmt: skip
+    # All tags at creation: a log_batch with tags costs the server one more transaction.
+    run_id = client.create_run(config.experiment_id, tags=tags, run_name=run_name(group, result.eps)).info.run_id
     if fault == "crash":
         print(FAULT_MESSAGE, file=sys.stderr, flush=True)
         os._exit(1)  # the Python worker dies mid-task, as on an out-of-memory kill
     if fault:
         raise RuntimeError(FAULT_MESSAGE)
-    model_uri = _log_model(client, config, result.model, run_id)
-    defined = {k: v for k, v in result.metrics.items() if v is not None}
-    undefined = sorted(set(result.metrics) - set(defined))
-    tags = [RunTag("model_uri", model_uri)]
-    if undefined:
-        tags += [RunTag("undefined_metrics", ",".join(undefined)),
-                 RunTag("undefined_reason", "fewer than two clusters among the clustered points")]  # fmt: skip
+    model_uri = _log_model(client, config, result.model, run_id, saving)
     client.log_batch(
         run_id,
         metrics=[Metric(k, v, now, 0) for k, v in defined.items()],
         params=[Param("eps", label), Param("min_samples", str(config.min_samples)),
                 Param("group_by", config.group_by), Param("group", group)],
-        tags=tags,
     )  # fmt: skip
     client.set_terminated(run_id, "FINISHED")
     return run_id, model_uri
@@ -200,9 +208,13 @@ def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.
     client.set_terminated(group_run_id, "FINISHED")
 
 
-def _log_model(client, config: SweepConfig, model, run_id: str) -> str:
+def _log_model(client, config: SweepConfig, model, run_id: str, saving) -> str:
     """Log `model` as the run's logged model with 8 requests (Model.log makes ~23: it also
-    re-reads the run's params and every metric's history, which this run does not have yet)."""
+    re-reads the run's params and every metric's history, which this run does not have yet).
+    The run's outputs name the model, as log_model's do.
+
+    `saving` is a lock held while the model is saved: on its first save in a process, MLflow
+    scans every installed package (seconds), and unlocked each thread would scan at once."""
     import logging
     import tempfile
 
@@ -216,13 +228,14 @@ def _log_model(client, config: SweepConfig, model, run_id: str) -> str:
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
     logged = client.create_logged_model(config.experiment_id, name=MODEL_NAME, source_run_id=run_id)
     with tempfile.TemporaryDirectory() as tmp:
-        mlflow.sklearn.save_model(
-            model,
-            f"{tmp}/model",
-            mlflow_model=Model(artifact_path=logged.artifact_location, run_id=run_id, model_id=logged.model_id),
-            pip_requirements=list(config.pip_requirements),
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-        )
+        with saving:
+            mlflow.sklearn.save_model(
+                model,
+                f"{tmp}/model",
+                mlflow_model=Model(artifact_path=logged.artifact_location, run_id=run_id, model_id=logged.model_id),
+                pip_requirements=list(config.pip_requirements),
+                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+            )
         # Straight to the model's artifact location: log_model_artifacts would first fetch the
         # logged model again, only to read the location create_logged_model has just returned.
         location = add_databricks_profile_info_to_artifact_uri(logged.artifact_location, config.tracking_uri)

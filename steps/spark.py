@@ -26,7 +26,9 @@ from urllib.parse import urlparse
 
 from steps.params import Param, ParamError, invalid
 from steps.probe import unreachable
+from steps.spark_daemon import WORKER_IMPORTS
 
+PROJECT = Path(__file__).resolve().parent.parent
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 SHUFFLE_PARTITIONS = "4"
 LOCAL_MASTER = re.compile(r"^local(\[(\*|\d+)(,\s*\d+)?\])?$")
@@ -127,8 +129,13 @@ def log_spark_model(spark, model, name: str, *, signature, input_example, pip_re
 
 
 @contextmanager
-def spark_session(master: str, app_name: str, executor_env: dict[str, str]) -> Iterator:
-    """The session to use: the active one if any, else a new one on `master`, stopped on exit."""
+def spark_session(
+    master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...] = ()
+) -> Iterator:
+    """The session to use: the active one if any, else a new one on `master`, stopped on exit.
+
+    `worker_imports`: modules the tasks use; a local session's Python daemon imports them
+    once, before it forks the workers (see steps/spark_daemon.py)."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -155,6 +162,12 @@ def spark_session(master: str, app_name: str, executor_env: dict[str, str]) -> I
             # Local Python workers run this very interpreter (and its packages). On a cluster
             # the workers' Python is the cluster's business: PYSPARK_PYTHON or spark.pyspark.python.
             builder = builder.config("spark.pyspark.python", sys.executable)
+            if worker_imports:
+                builder = (
+                    builder.config("spark.python.daemon.module", "steps.spark_daemon")
+                    .config("spark.executorEnv.PYTHONPATH", str(PROJECT))
+                    .config(f"spark.executorEnv.{WORKER_IMPORTS}", ",".join(worker_imports))
+                )
         for name, value in executor_env.items():
             builder = builder.config(f"spark.executorEnv.{name}", value)
         builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_options))
