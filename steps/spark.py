@@ -11,6 +11,8 @@
 * A `spark://` or `sc://` endpoint that does not answer is reported within seconds,
   instead of Spark retrying for minutes.
 * Console noise down to warnings; few shuffle partitions, as the data are small.
+* A local session can start Spark's Python daemon with the tasks' libraries already
+  imported (`worker_imports`, see steps/spark_daemon.py), so each worker need not.
 * Only a session this module started is stopped.
 """
 

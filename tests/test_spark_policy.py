@@ -106,6 +106,17 @@ def test_session_started_here_is_stopped_at_exit():
     assert SparkSession.getActiveSession() is None
 
 
+def test_a_local_session_forks_its_python_workers_with_the_tasks_imports_loaded():
+    def loaded(_rows):
+        yield "s_dbw" in sys.modules, sys.argv[0]  # before the task imports anything itself
+
+    with spark_session("local[1]", "preload", {}, worker_imports=("s_dbw",)) as spark:
+        found = spark.sparkContext.parallelize(range(2), 1).mapPartitions(loaded).collect()
+    ((preloaded, daemon),) = found
+    assert daemon.endswith("steps/spark_daemon.py")
+    assert preloaded, "the worker did not fork with s_dbw imported"
+
+
 def test_executors_on_a_cluster_see_the_tracking_settings(spark_cluster, monkeypatch):
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
