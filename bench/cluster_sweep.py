@@ -4,7 +4,7 @@
     python bench/cluster_sweep.py --groups 100 --skip-tutorial   # synthetic groups: cost per group
 
 Both ways run in the same process, on the same Spark session, data and tracking server
-(a fresh `mlflow server` on 127.0.0.1, SQLite, one worker, unless --tracking-uri is given):
+(a fresh `mlflow server` on 127.0.0.1, SQLite in WAL mode, one worker, unless --tracking-uri is given):
 
 * ours: steps.nested_runs.run_sweep (batched logging, explicit pip requirements, models
   logged from the executors);

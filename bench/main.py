@@ -4,7 +4,7 @@
     python bench/main.py --skip-tutorial
 
 Runs `mlflow run <project> --env-manager local` twice in a new experiment on a fresh
-`mlflow server` (SQLite, one worker, 127.0.0.1) and prints both wall times. The baseline
+`mlflow server` (SQLite in WAL mode, one worker, 127.0.0.1) and prints both wall times. The baseline
 is measured in the same run, one step after another as the tutorial runs them: the
 cluster sweep logged as the tutorial logs it (one call per param and metric, `log_model`
 inferring requirements; see bench/cluster_sweep.py), plus this project's other three

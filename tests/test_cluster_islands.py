@@ -10,6 +10,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 from s_dbw import S_Dbw
 from sklearn.cluster import DBSCAN
@@ -17,6 +18,7 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.preprocessing import StandardScaler
 
 from steps.ml.data import bundled_csv_path, load_penguins
+from steps.nested_runs import EPS_RUNS_AT_ONCE
 from tests.support import child_runs, mlflow_run, runs_of
 
 ISLANDS = {"Biscoe", "Dream", "Torgersen"}
@@ -141,6 +143,12 @@ def assert_exactly_once(experiment):
     assert not [r for r in runs_of(experiment) if r.info.status == "RUNNING"]
     for run in eps_runs:  # every metric once: no duplicate history from the failed attempt
         assert len(MlflowClient().get_metric_history(run.info.run_id, "n_clusters")) == 1
+    # The retries reused what the first attempts finished: only runs left half-logged (at most
+    # those in flight, per group) were deleted and logged again, not all 27.
+    redone = MlflowClient().search_runs(
+        [job.info.experiment_id], "tags.`penguins.level` = 'eps'", run_view_type=ViewType.DELETED_ONLY
+    )
+    assert len(redone) <= EPS_RUNS_AT_ONCE * len(groups)
 
 
 FAULT = {"MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT": "1"}
