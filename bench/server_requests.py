@@ -5,7 +5,7 @@
 
 Makes each of the requests an eps run makes (bench/cluster_sweep.py logs 27 of them), one
 kind at a time, one after another, and prints the wall time and the server's own CPU time
-(its process group, from /proc) per call. Linux only.
+(the server process and its children, from /proc) per call. Linux only.
 """
 
 from __future__ import annotations

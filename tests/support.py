@@ -62,7 +62,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
 
 
 def use_wal(database: Path) -> None:
-    """Put a new SQLite file in write-ahead-log mode (it stays so). A server on it commits
+    """Put the SQLite file (created if new) in write-ahead-log mode; it stays so. A server on it commits
     without rewriting a rollback journal, and readers do not wait for writers: the sweep's
     27 eps runs log about 20% faster than in SQLite's default mode."""
     with contextlib.closing(sqlite3.connect(database)) as connection:
