@@ -9,8 +9,9 @@ Run in a Spark task (executor), not on the driver:
 * Exactly once. Every child run carries its identity as tags (job run, group, eps). A
   task first reads what earlier attempts of it left: a FINISHED eps run is reused as it
   is, an unfinished one (the attempt died while logging it) is deleted and logged again,
-  a RUNNING group run is resumed. A retried or speculative task therefore leaves one
-  group run per group and one eps run per (group, eps); none stays RUNNING.
+  a RUNNING group run is resumed; a second run of the same eps (a create the client sent
+  again after losing its response) is deleted. A retried task therefore leaves one group
+  run per group and one eps run per (group, eps); none stays RUNNING.
 * Fast. Per eps run: create (with every tag), the model with explicit pip requirements
   (no inference), one log_batch (params and metrics), terminate. The model is logged
   from the executor; nothing is collected to the driver but the results table.
@@ -113,7 +114,10 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     existing = _existing_runs(client, config, group)
     group_runs = [r for r in existing if r.data.tags.get(LEVEL) == "group"]
     group_done = bool(group_runs) and group_runs[0].info.status == "FINISHED"
-    earlier = {r.data.tags.get(EPS): r for r in existing if r.data.tags.get(LEVEL) == "eps"}
+    earlier: dict[str, list] = {}  # eps label -> its runs; more than one if a create was sent twice
+    for r in existing:
+        if r.data.tags.get(LEVEL) == "eps":
+            earlier.setdefault(r.data.tags.get(EPS), []).append(r)
     identity = {JOB: config.job_run_id, GROUP: group, **config.tags}
     group_run_id = group_runs[0].info.run_id if group_runs else _create_group_run(client, config, group, identity)
 
@@ -125,12 +129,14 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
 
     def log_eps(position: int) -> dict:
         result = results[position]
-        done = earlier.get(eps_label(result.eps))
-        if done is not None and done.info.status == "FINISHED" and done.outputs.model_outputs:
+        runs = earlier.get(eps_label(result.eps), [])
+        done = next((r for r in runs if r.info.status == "FINISHED" and r.outputs.model_outputs), None)
+        for other in runs:  # half-logged by a failed attempt, or a duplicate create: never two
+            if other is not done:
+                client.delete_run(other.info.run_id)
+        if done is not None:
             run_id, model_uri = done.info.run_id, f"models:/{done.outputs.model_outputs[0].model_id}"
         else:
-            if done is not None:  # left half-logged by a failed attempt: redo it from scratch
-                client.delete_run(done.info.run_id)
             fault = config.fault if position == last and config.fault and _first_attempt() else ""
             run_id, model_uri = _log_eps_run(client, config, group, group_run_id, identity, result, now, fault, saving)
         return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
@@ -139,6 +145,12 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     with ThreadPoolExecutor(EPS_RUNS_AT_ONCE) as pool:
         table = list(pool.map(log_eps, range(len(results))))
     frame = pd.DataFrame(table, columns=list(RESULT_COLUMNS))
+    # A create whose response was lost and that the client sent again leaves a second run for
+    # its eps: keep the one the table names.
+    kept = set(frame["run_id"])
+    for r in _existing_runs(client, config, group):
+        if r.data.tags.get(LEVEL) == "eps" and r.info.run_id not in kept:
+            client.delete_run(r.info.run_id)
     if not group_done:
         _finish_group_run(client, config, group_run_id, frame, now)
     return frame
