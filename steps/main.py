@@ -34,13 +34,12 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT as ENTRY_POINT
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME as RUN_NAME
 
-from steps import classify_sex, classify_species, cluster_islands, report, tune_body_mass
+from steps import PROJECT, classify_sex, classify_species, cluster_islands, report, tune_body_mass
 from steps.cache import cache_key, code_version, effective_params
 from steps.errors import UserError
 from steps.params import Param, as_text, boolean
 from steps.runner import dataset_input, run_step
 
-PROJECT = Path(__file__).resolve().parent.parent
 STEPS = {  # entry point -> its parameters, in the order main runs them
     "classify_sex": classify_sex.PARAMS,
     "tune_body_mass": tune_body_mass.PARAMS,

@@ -26,11 +26,11 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlparse
 
+from steps import PROJECT
 from steps.params import Param, ParamError, invalid
 from steps.probe import unreachable
 from steps.spark_daemon import WORKER_IMPORTS
 
-PROJECT = Path(__file__).resolve().parent.parent
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 SHUFFLE_PARTITIONS = "4"
 LOCAL_MASTER = re.compile(r"^local(\[(\*|\d+)(,\s*\d+)?\])?$")

@@ -18,7 +18,8 @@ from pathlib import Path
 import mlflow
 from mlflow.entities import Run
 
-PROJECT = Path(__file__).resolve().parent.parent
+from steps import PROJECT
+
 RUN_ID = re.compile(r"in run with ID '([0-9a-f]{32})'")
 
 
