@@ -7,11 +7,13 @@ Run in a Spark task (executor), not on the driver:
   depends on what an executor's environment says. The tracking URI, experiment and job
   run come in a `SweepConfig` inside the task's closure.
 * Exactly once. Every child run carries its identity as tags (job run, group, eps). A
-  task first reads what earlier attempts of it left: a FINISHED eps run is reused as it
-  is, an unfinished one (the attempt died while logging it) is deleted and logged again,
-  a RUNNING group run is resumed; a second run of the same eps (a create the client sent
-  again after losing its response) is deleted. A retried task therefore leaves one group
-  run per group and one eps run per (group, eps); none stays RUNNING.
+  task first reads what earlier attempts of it left: a RUNNING group run is resumed, a
+  FINISHED eps run under it is reused as it is, an eps whose run is unfinished (the attempt
+  died while logging it) is logged again. Then the task deletes every run of its group that
+  its results table does not name: the half-logged ones, and a second run of the same group
+  or eps (a create the client sent again after losing its response). A retried task
+  therefore leaves one group run per group and one eps run per (group, eps); none stays
+  RUNNING.
 * Fast. Per eps run: create (with every tag), the model with explicit pip requirements
   (no inference), one log_batch (params and metrics), terminate. The model is logged
   from the executor; nothing is collected to the driver but the results table.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,16 +113,20 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    from mlflow.entities import Param
+
     client = _client(config)
     existing = _existing_runs(client, config, group)
-    group_runs = [r for r in existing if r.data.tags.get(LEVEL) == "group"]
-    group_done = bool(group_runs) and group_runs[0].info.status == "FINISHED"
-    earlier: dict[str, list] = {}  # eps label -> its runs; more than one if a create was sent twice
-    for r in existing:
-        if r.data.tags.get(LEVEL) == "eps":
-            earlier.setdefault(r.data.tags.get(EPS), []).append(r)
     identity = {JOB: config.job_run_id, GROUP: group, **config.tags}
-    group_run_id = group_runs[0].info.run_id if group_runs else _create_group_run(client, config, group, identity)
+    group_run = _group_run_to_resume(existing) or _create_group_run(client, config, group, identity)
+    group_run_id = group_run.info.run_id
+    if not group_run.data.params:  # a new run, or one whose attempt died before logging them
+        params = {"group_by": config.group_by, "group": group, "select_by": config.select_by}
+        client.log_batch(group_run_id, params=[Param(k, v) for k, v in params.items()])
+    earlier: dict[str, list] = {}  # eps label -> its runs under this group run
+    for r in existing:
+        if r.data.tags.get(LEVEL) == "eps" and r.data.tags.get(PARENT) == group_run_id:
+            earlier.setdefault(r.data.tags.get(EPS), []).append(r)
 
     now = int(time.time() * 1000)
     results = clustering.sweep(rows, config.features, config.eps_values, config.min_samples)
@@ -131,9 +138,6 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
         result = results[position]
         runs = earlier.get(eps_label(result.eps), [])
         done = next((r for r in runs if r.info.status == "FINISHED" and r.outputs.model_outputs), None)
-        for other in runs:  # half-logged by a failed attempt, or a duplicate create: never two
-            if other is not done:
-                client.delete_run(other.info.run_id)
         if done is not None:
             run_id, model_uri = done.info.run_id, f"models:/{done.outputs.model_outputs[0].model_id}"
         else:
@@ -145,15 +149,24 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     with ThreadPoolExecutor(EPS_RUNS_AT_ONCE) as pool:
         table = list(pool.map(log_eps, range(len(results))))
     frame = pd.DataFrame(table, columns=list(RESULT_COLUMNS))
-    # A create whose response was lost and that the client sent again leaves a second run for
-    # its eps: keep the one the table names.
-    kept = set(frame["run_id"])
+    # Keep only the runs the table names. The others were half-logged by a failed attempt, or
+    # are a second run of the same group or eps: a create whose response was lost, sent again.
+    kept = {group_run_id, *frame["run_id"]}
     for r in _existing_runs(client, config, group):
-        if r.data.tags.get(LEVEL) == "eps" and r.info.run_id not in kept:
+        if r.info.run_id not in kept:
             client.delete_run(r.info.run_id)
-    if not group_done:
-        _finish_group_run(client, config, group_run_id, frame, now)
+    if group_run.info.status != "FINISHED":
+        _finish_group_run(client, config, group_run_id, frame, now, logged=bool(group_run.data.metrics))
     return frame
+
+
+def _group_run_to_resume(existing: list):
+    """An earlier attempt's group run: the FINISHED one, else the one most eps runs name as parent."""
+    group_runs = [r for r in existing if r.data.tags.get(LEVEL) == "group"]
+    if not group_runs:
+        return None
+    children = Counter(r.data.tags.get(PARENT) for r in existing if r.data.tags.get(LEVEL) == "eps")
+    return max(group_runs, key=lambda r: (r.info.status == "FINISHED", children[r.info.run_id]))
 
 
 def _log_eps_run(client, config, group, group_run_id, identity, result, now, fault: str, saving) -> tuple[str, str]:
@@ -186,23 +199,18 @@ def _log_eps_run(client, config, group, group_run_id, identity, result, now, fau
     return run_id, model_uri
 
 
-def _create_group_run(client, config: SweepConfig, group: str, identity: dict[str, str]) -> str:
-    from mlflow.entities import Param
-
-    run = client.create_run(
+def _create_group_run(client, config: SweepConfig, group: str, identity: dict[str, str]):
+    return client.create_run(
         config.experiment_id,
         tags={**identity, PARENT: config.job_run_id, LEVEL: "group", RUN_NAME: group},
         run_name=group,
     )
-    client.log_batch(
-        run.info.run_id,
-        params=[Param("group_by", config.group_by), Param("group", group), Param("select_by", config.select_by)],
-    )
-    return run.info.run_id
 
 
-def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.DataFrame, now: int) -> None:
-    """Record the best eps by `select_by` and its metrics on the group run, then end it."""
+def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.DataFrame, now: int,
+                      logged: bool) -> None:  # fmt: skip
+    """Record the best eps by `select_by` and its metrics on the group run (unless an earlier
+    attempt `logged` them already), then end it."""
     from mlflow.entities import Metric, RunTag
 
     chosen = clustering.best(frame, config.select_by)
@@ -215,7 +223,7 @@ def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.
                  RunTag("best_model_uri", chosen["model_uri"])]  # fmt: skip
         metrics = [Metric("best_eps", float(chosen["eps"]), now, 0)]
         metrics += [Metric(k, float(chosen[k]), now, 0) for k in clustering.METRICS if not np.isnan(chosen[k])]
-    if not client.get_run(group_run_id).data.metrics:  # a retried task may have logged them already
+    if not logged:
         client.log_batch(group_run_id, metrics=metrics, tags=tags)
     client.set_terminated(group_run_id, "FINISHED")
 

@@ -3,6 +3,7 @@ nested runs, against the real tracking server; locally and on the standalone clu
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 
@@ -17,6 +18,7 @@ from sklearn.cluster import DBSCAN
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
+from steps.ml import clustering
 from steps.ml.data import bundled_csv_path, load_penguins
 from steps.nested_runs import EPS_RUNS_AT_ONCE
 from tests.support import child_runs, mlflow_run, runs_of
@@ -178,6 +180,41 @@ def test_retried_tasks_leave_each_run_exactly_once_on_the_cluster(tracking_uri, 
     assert spark_cluster.executor_dirs("cluster_islands")  # the tasks ran in the workers' executors
     stderr = "\n".join(p.read_text() for d in spark_cluster.executor_dirs("cluster_islands") for p in d.glob("stderr"))
     assert "injected fault" in stderr  # the first attempts really failed there
+
+
+def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
+    """An earlier attempt left two group runs for Biscoe (its create was sent twice) and one
+    half-logged eps run under the first. The next attempt resumes that group run, logs every eps
+    under it, and deletes the twin and the half-logged run. One group's task, run in-process."""
+    from steps.nested_runs import JOB, SweepConfig, _create_group_run, _log_eps_run, sweep_group
+    from steps.runner import SKLEARN_REQUIREMENTS, pinned
+
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.create_experiment(f"twins-{uuid.uuid4().hex[:8]}")
+    job = client.create_run(experiment_id)
+    config = SweepConfig(tracking_uri, experiment_id, job.info.run_id, "island", tuple(FEATURES), (0.5, 0.9), 3,
+                         "s_dbw", tuple(pinned(*SKLEARN_REQUIREMENTS)), fault="raise")  # fmt: skip
+    rows = load_penguins().frame
+    biscoe = rows.loc[rows["island"] == "Biscoe", FEATURES]
+    identity = {JOB: job.info.run_id, "penguins.group": "Biscoe"}
+    first, twin = (_create_group_run(client, config, "Biscoe", identity) for _ in range(2))
+    (half_logged,) = clustering.sweep(biscoe, FEATURES, [0.5], 3)
+    with pytest.raises(RuntimeError, match="injected fault"):  # dies right after creating the eps run
+        _log_eps_run(client, config, "Biscoe", first.info.run_id, identity, half_logged, 0, "raise", None)
+
+    table = sweep_group(dataclasses.replace(config, fault=""), "Biscoe", biscoe)
+
+    active = client.search_runs([experiment_id], f"tags.`{JOB}` = '{job.info.run_id}'")
+    groups = [r for r in active if r.data.tags["penguins.level"] == "group"]
+    eps_runs = [r for r in active if r.data.tags["penguins.level"] == "eps"]
+    assert [g.info.run_id for g in groups] == [first.info.run_id] and groups[0].info.status == "FINISHED"
+    assert groups[0].data.params["select_by"] == "s_dbw"
+    assert sorted(r.data.params["eps"] for r in eps_runs) == ["0.5", "0.9"]
+    assert all(r.info.status == "FINISHED" and r.data.tags["mlflow.parentRunId"] == first.info.run_id
+               for r in eps_runs)  # fmt: skip
+    assert set(table["run_id"]) == {r.info.run_id for r in eps_runs}
+    deleted = client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)
+    assert len(deleted) == 2 and twin.info.run_id in {r.info.run_id for r in deleted}
 
 
 def test_eps_must_be_distinct_positive_numbers():
