@@ -7,8 +7,10 @@ sets this up, in local mode only: a cluster's executors run Spark's own daemon. 
 imports starts a thread, so forking after them is safe.
 """
 
+import contextlib
 import importlib
 import os
+import sys
 
 WORKER_IMPORTS = "PENGUINS_WORKER_IMPORTS"  # comma-separated module names, from the session's executorEnv
 
@@ -17,4 +19,11 @@ if __name__ == "__main__":
 
     for module in filter(None, os.environ.get(WORKER_IMPORTS, "").split(",")):
         importlib.import_module(module)
+    if "mlflow.sklearn" in sys.modules:
+        # A model save checks its requirements against the installed packages, and the first
+        # check in a process reads every package's metadata (about a second): read them here, once.
+        with contextlib.suppress(Exception):  # MLflow internals; without them each worker reads its own
+            from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+            _init_packages_to_modules_map()
     daemon.manager()
