@@ -24,17 +24,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-from tests.support import start_tracking_server, stop_process
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of `pid` and its children (the server runs uvicorn in a child)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    total = 0
-    for process in (pid, *map(int, children)):
-        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+from tests.support import cpu_seconds, start_tracking_server, stop_process
 
 
 def main() -> None:

@@ -70,6 +70,16 @@ def use_wal(database: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of `pid` and its children (the server runs uvicorn in a child)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for process in (pid, *map(int, children)):
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def start_tracking_server(
     root: Path, extra_args: tuple[str, ...] = (), env: dict | None = None, port: int | None = None
 ):
