@@ -3,7 +3,6 @@ nested runs, against the real tracking server; locally and on the standalone clu
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import uuid
 
@@ -193,7 +192,7 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
     experiment_id = client.create_experiment(f"twins-{uuid.uuid4().hex[:8]}")
     job = client.create_run(experiment_id)
     config = SweepConfig(tracking_uri, experiment_id, job.info.run_id, "island", tuple(FEATURES), (0.5, 0.9), 3,
-                         "s_dbw", tuple(pinned(*SKLEARN_REQUIREMENTS)), fault="raise")  # fmt: skip
+                         "s_dbw", tuple(pinned(*SKLEARN_REQUIREMENTS)))  # fmt: skip
     rows = load_penguins().frame
     biscoe = rows.loc[rows["island"] == "Biscoe", FEATURES]
     identity = {JOB: job.info.run_id, "penguins.group": "Biscoe"}
@@ -202,7 +201,7 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
     with pytest.raises(RuntimeError, match="injected fault"):  # dies right after creating the eps run
         _log_eps_run(client, config, "Biscoe", first.info.run_id, identity, half_logged, 0, "raise", None)
 
-    table = sweep_group(dataclasses.replace(config, fault=""), "Biscoe", biscoe)
+    table = sweep_group(config, "Biscoe", biscoe)
 
     active = client.search_runs([experiment_id], f"tags.`{JOB}` = '{job.info.run_id}'")
     groups = [r for r in active if r.data.tags["penguins.level"] == "group"]
