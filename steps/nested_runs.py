@@ -9,11 +9,11 @@ Run in a Spark task (executor), not on the driver:
 * Exactly once. Every child run carries its identity as tags (job run, group, eps). A
   task first reads what earlier attempts of it left: a RUNNING group run is resumed, a
   FINISHED eps run under it is reused as it is, an eps whose run is unfinished (the attempt
-  died while logging it) is logged again. Then the task deletes every run of its group that
-  its results table does not name: the half-logged ones, and a second run of the same group
-  or eps (a create the client sent again after losing its response). A retried task
-  therefore leaves one group run per group and one eps run per (group, eps); none stays
-  RUNNING.
+  died while logging it) is logged again. When the job is done, the driver deletes every
+  group or eps run of the job that the results table does not name: half-logged ones, a
+  second run of the same group or eps (a create the client sent again after losing its
+  response), the runs of a speculative copy that lost. So retried and speculative tasks
+  leave one group run per group and one eps run per (group, eps); none stays RUNNING.
 * Fast. Per eps run: create (with every tag), the model with explicit pip requirements
   (no inference), one log_batch (params and metrics), terminate. The model is logged
   from the executor; nothing is collected to the driver but the results table.
@@ -152,12 +152,6 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     with ThreadPoolExecutor(EPS_RUNS_AT_ONCE) as pool:
         table = list(pool.map(log_eps, range(len(results))))
     frame = pd.DataFrame(table, columns=list(RESULT_COLUMNS))
-    # Keep only the runs the table names. The others were half-logged by a failed attempt, or
-    # are a second run of the same group or eps: a create whose response was lost, sent again.
-    kept = {group_run_id, *frame["run_id"]}
-    for r in _existing_runs(client, config, group):
-        if r.info.run_id not in kept:
-            client.delete_run(r.info.run_id)
     if group_run.info.status != "FINISHED":
         _finish_group_run(client, config, group_run_id, frame, now, logged=bool(group_run.data.metrics))
     return frame
@@ -287,6 +281,26 @@ def _row(group: str, eps: float, metrics: dict, run_id: str, model_uri: str, gro
     }
 
 
+def delete_unnamed_runs(client, config: SweepConfig, results: pd.DataFrame) -> int:
+    """Delete every group and eps run of the job that `results` (the job's table) does not name.
+
+    Returns how many. Those runs were half-logged by a failed attempt, created twice (the
+    server carried out a create whose answer was lost, and the client sent it again), or
+    logged by a speculative copy of a task whose other copy won."""
+    kept = {*results["run_id"], *results["group_run_id"]}
+    stray, token = [], None
+    while True:
+        page = client.search_runs([config.experiment_id], f"tags.`{JOB}` = '{config.job_run_id}'",
+                                  max_results=1000, page_token=token)  # fmt: skip
+        stray += [r.info.run_id for r in page if r.info.run_id not in kept]
+        token = page.token
+        if not token:
+            break
+    for run_id in stray:
+        client.delete_run(run_id)
+    return len(stray)
+
+
 def count_finished_groups(client, config: SweepConfig) -> int:
     found = client.search_runs(
         [config.experiment_id],
@@ -348,4 +362,9 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
         stop.set()
         reporter.join()
     print(f"cluster_islands: {total}/{total} groups done, {time.monotonic() - started:.1f} s", file=sys.stderr)
+    if spark.conf.get("spark.speculation", "false").lower() == "true":
+        # Spark kills a losing speculative copy once the other copy has won; its Python
+        # worker may log for up to spark.python.task.killTimeout (2 s) more.
+        time.sleep(3.0)
+    delete_unnamed_runs(MlflowClient(config.tracking_uri), config, results)
     return results.sort_values(["group", "eps"]).reset_index(drop=True)

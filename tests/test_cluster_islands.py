@@ -183,9 +183,10 @@ def test_retried_tasks_leave_each_run_exactly_once_on_the_cluster(tracking_uri, 
 
 def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
     """An earlier attempt left two group runs for Biscoe (its create was sent twice) and one
-    half-logged eps run under the first. The next attempt resumes that group run, logs every eps
-    under it, and deletes the twin and the half-logged run. One group's task, run in-process."""
-    from steps.nested_runs import JOB, SweepConfig, _create_group_run, _log_eps_run, sweep_group
+    half-logged eps run under the first. The next attempt resumes that group run and logs every
+    eps under it; then the driver's pass deletes the twin and the half-logged run. One group's
+    task, run in-process."""
+    from steps.nested_runs import JOB, SweepConfig, _create_group_run, _log_eps_run, delete_unnamed_runs, sweep_group
     from steps.runner import SKLEARN_REQUIREMENTS, pinned
 
     client = MlflowClient(tracking_uri)
@@ -202,6 +203,7 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
         _log_eps_run(client, config, "Biscoe", first.info.run_id, identity, half_logged, 0, "raise", None)
 
     table = sweep_group(config, "Biscoe", biscoe)
+    assert delete_unnamed_runs(client, config, table) == 2
 
     active = client.search_runs([experiment_id], f"tags.`{JOB}` = '{job.info.run_id}'")
     groups = [r for r in active if r.data.tags["penguins.level"] == "group"]
