@@ -12,18 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-
-from steps.params import Param, as_text
 
 # The files that decide what a step computes, for a tree that is not a clean git checkout.
 CODE_FILES = ("MLproject", "conda.yaml", "requirements.lock", "steps/**/*.py", "steps/**/*.properties")
 
 
-def effective_params(params: Sequence[Param], given: Mapping[str, str]) -> dict[str, str]:
-    """Every parameter of a step, defaults filled in, each as the canonical text of its parsed value."""
-    return {p.name: as_text(p.parse(p.name, given.get(p.name, p.default))) for p in params}
+def effective_params(declared: Mapping[str, str], given: Mapping[str, str]) -> dict[str, str]:
+    """What a step runs with: every parameter it declares (name -> default) but `data`.
+
+    `given`: the canonical text (params.as_text) of each value passed on; the others keep
+    their declared defaults, which the code version covers as well."""
+    return {name: given.get(name, default) for name, default in declared.items() if name != "data"}
 
 
 def cache_key(entry_point: str, params: Mapping[str, str], code_version: str, data_digest: str) -> str:

@@ -6,14 +6,24 @@ python -m steps.classify_sex --C 0.5          # the same, without MLflow Project
 
 from __future__ import annotations
 
+# isort: off
+# scikit-learn and skops before MLflow. skops's import looks up each of the ~840 SciPy
+# functions it trusts in every module loaded before SciPy's; after MLflow's ~2,000 modules
+# that costs 1-2 s of CPU (measured), before them almost nothing. `main` never imports this
+# module, so it does not pay for these imports (see steps/shared_params.py).
+import skops.io  # noqa: F401
+from steps.ml import sex
+
 import mlflow
+# isort: on
 
 from steps.params import Param, integer, number
 from steps.runner import log_sklearn_model, run_step
+from steps.shared_params import SEED
 
 PARAMS = (
     Param("test_size", "0.2", number(0, 1), "fraction of penguins held out for evaluation"),
-    Param("seed", "42", integer(), "random seed of the train/test split and the solver"),
+    SEED,
     Param("C", "1.0", number(0), "inverse regularisation strength of the logistic regression"),
     Param("max_iter", "100", integer(1), "maximum solver iterations"),
 )
@@ -21,8 +31,7 @@ MODEL_NAME = "sex_classifier"
 
 
 def classify_sex(values, penguins):
-    # Imported here, not at the top: `main` imports this module for PARAMS alone and must start fast.
-    from steps.ml import plots, sex
+    from steps.ml import plots  # matplotlib: not needed to fail fast on bad input
 
     data = sex.split(penguins.frame, values["test_size"], values["seed"])
     model = sex.fit_classifier(data.X_train, data.y_train, values["C"], values["max_iter"], values["seed"])

@@ -13,11 +13,12 @@ import mlflow
 from steps.ml.data import split_rows
 from steps.params import Param, integer, number
 from steps.runner import pinned, run_step
+from steps.shared_params import SEED
 from steps.spark import SPARK_MASTER, executor_environment, is_connect, log_spark_model, spark_session
 
 PARAMS = (
     Param("test_fraction", "0.2", number(0, 1), "fraction of penguins held out for evaluation"),
-    Param("seed", "42", integer(), "random seed of the train/test split"),
+    SEED,
     Param("max_iter", "10", integer(1), "maximum iterations of the logistic regression"),
     Param("reg_param", "0.0", number(0, low_open=False), "regularisation strength (>= 0)"),
     SPARK_MASTER,

@@ -19,24 +19,19 @@ import pandas as pd
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
 from steps.ml import clustering
-from steps.ml.data import CATEGORIES, MEASUREMENTS
+from steps.ml.data import MEASUREMENTS
 from steps.nested_runs import SweepConfig, run_sweep, worker_imports
-from steps.params import Param, ParamError, choice, choices, integer, invalid, number_list
+from steps.params import Param, ParamError, choices, invalid
 from steps.runner import SKLEARN_REQUIREMENTS, pinned, run_step
+from steps.shared_params import EPS, GROUP_BY, MIN_SAMPLES, SELECT_BY
 from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
 
 PARAMS = (
-    Param("eps", ",".join(f"{e:g}" for e in clustering.DEFAULT_EPS), number_list(0), "DBSCAN eps values, each > 0"),
-    Param("min_samples", "3", integer(1), "DBSCAN min_samples"),
-    Param("group_by", "island", choice(tuple(CATEGORIES)), "the column whose groups are clustered separately"),
+    EPS,
+    MIN_SAMPLES,
+    GROUP_BY,
     Param("features", ",".join(MEASUREMENTS), choices(MEASUREMENTS), "measurements to cluster on"),
-    Param(
-        "select_by",
-        "s_dbw",
-        choice(clustering.QUALITY),
-        "metric that picks each group's best eps: s_dbw, davies_bouldin (lower is better), "
-        "silhouette, calinski_harabasz (higher is better)",
-    ),
+    SELECT_BY,
     SPARK_MASTER,
 )
 # Test-only: makes the first attempt of every Spark task fail after it has logged.

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+import yaml
 from mlflow.entities import Metric, Run, RunTag
 from mlflow.exceptions import ExecutionException, MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
@@ -34,30 +35,26 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT as ENTRY_POINT
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME as RUN_NAME
 
-from steps import PROJECT, classify_sex, classify_species, cluster_islands, report, tune_body_mass
+from steps import PROJECT, report
 from steps.cache import cache_key, code_version, effective_params
 from steps.errors import UserError
 from steps.params import Param, as_text, boolean
 from steps.runner import dataset_input, run_step
+from steps.shared_params import ALPHAS, EPS, GROUP_BY, MIN_SAMPLES, SEED, SELECT_BY
+from steps.spark import SPARK_MASTER
 
-STEPS = {  # entry point -> its parameters, in the order main runs them
-    "classify_sex": classify_sex.PARAMS,
-    "tune_body_mass": tune_body_mass.PARAMS,
-    "classify_species": classify_species.PARAMS,
-    "cluster_islands": cluster_islands.PARAMS,
-}
-
-
-def _shared(step_params, name: str) -> Param:
-    return next(p for p in step_params if p.name == name)
-
-
-# The parameters a user would change; each is passed on to every step that has one of that name.
+# The entry points main runs, in the order it reports them. What parameters each takes is
+# read from MLproject: main imports none of the step modules (see steps/shared_params.py).
+STEPS = ("classify_sex", "tune_body_mass", "classify_species", "cluster_islands")
+# The parameters a user would change; each is passed on to every step that declares one of that name.
 PARAMS = (
-    _shared(classify_sex.PARAMS, "seed"),
-    _shared(tune_body_mass.PARAMS, "alphas"),
-    *(_shared(cluster_islands.PARAMS, name) for name in ("eps", "min_samples", "group_by", "select_by")),
-    _shared(cluster_islands.PARAMS, "spark_master"),
+    SEED,
+    ALPHAS,
+    EPS,
+    MIN_SAMPLES,
+    GROUP_BY,
+    SELECT_BY,
+    SPARK_MASTER,
     Param("register", "false", boolean, "register each step's best model and point the alias 'champion' at it"),
     Param("force", "false", boolean, "re-run every step even when an earlier run matches"),
 )
@@ -109,12 +106,14 @@ def pipeline(values, penguins):
     # `mlflow.run` runs each step's `python -m ...` through the shell: make it this interpreter.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     commit = run.data.tags.get(GIT_COMMIT)
+    declared = declared_parameters(PROJECT)
     stopping = threading.Event()
 
-    def settle(entry_point: str, step_params) -> StepResults:
+    def settle(entry_point: str) -> StepResults:
         """Reuse the step's earlier run, or run it fresh under the main run; read back its results."""
-        given = {p.name: as_text(values[p.name]) for p in step_params if p.name in values}
-        key = cache_key(entry_point, effective_params(step_params, given), version, digest)
+        takes = declared[entry_point]
+        given = {name: as_text(values[name]) for name in takes if name in values and name != "data"}
+        key = cache_key(entry_point, effective_params(takes, given), version, digest)
         started = time.monotonic()
         earlier = None if values["force"] else find_cached(client, experiment_id, key)
         if earlier is not None:
@@ -131,7 +130,7 @@ def pipeline(values, penguins):
     # The steps are independent (each reads the data set only), so they run at once: a Spark
     # step keeps one core busy most of its time, and the other steps use the rest.
     with ThreadPoolExecutor(len(STEPS)) as pool:
-        futures = [pool.submit(settle, entry_point, step_params) for entry_point, step_params in STEPS.items()]
+        futures = [pool.submit(settle, entry_point) for entry_point in STEPS]
         try:
             wait(futures)
         except KeyboardInterrupt:
@@ -143,6 +142,15 @@ def pipeline(values, penguins):
     log_report(results, registered)
     fresh = sum(r.outcome.state == "fresh" for r in results)
     return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}
+
+
+def declared_parameters(project: Path) -> dict[str, dict[str, str]]:
+    """Entry point -> the parameters MLproject declares for it, each with its default as text."""
+    entry_points = yaml.safe_load((project / "MLproject").read_text())["entry_points"]
+    return {
+        name: {param: str(spec.get("default", "")) for param, spec in entry_point.get("parameters", {}).items()}
+        for name, entry_point in entry_points.items()
+    }
 
 
 def find_cached(client, experiment_id: str, key: str):

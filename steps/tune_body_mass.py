@@ -8,20 +8,25 @@
 
 from __future__ import annotations
 
+# isort: off
+# scikit-learn and skops before MLflow: see steps/classify_sex.py.
+import skops.io  # noqa: F401
+from steps.ml import body_mass
+
 import mlflow
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+# isort: on
 
-from steps.params import Param, number_list
 from steps.runner import dataset_input, log_dataset_to, log_sklearn_model, run_step
+from steps.shared_params import ALPHAS
 
-PARAMS = (Param("alphas", "0.05,0.1,0.5,1,2,5", number_list(0, low_open=False), "Ridge alphas to try"),)
+PARAMS = (ALPHAS,)
 MODEL_NAME = "body_mass_regressor"
 
 
 def tune_body_mass(values, penguins):
-    # Imported here, not at the top: `main` imports this module for PARAMS alone and must start fast.
-    from steps.ml import body_mass, plots
+    from steps.ml import plots  # matplotlib: not needed to fail fast on bad input
 
     alphas = values["alphas"]
     # Every alpha gets its child run (autolog keeps 5 by default). Models are logged below,

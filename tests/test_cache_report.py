@@ -7,23 +7,30 @@ from pathlib import Path
 
 import pytest
 
-from steps import cluster_islands, tune_body_mass
+from steps import PROJECT
 from steps.cache import cache_key, code_version, content_hash, effective_params
+from steps.main import declared_parameters
 from steps.params import ParamError, as_text, boolean
 from steps.report import StepSummary, html_page, markdown
+from steps.shared_params import ALPHAS, EPS
 
 
 def test_params_compare_by_value_not_by_spelling():
-    spelled = [{"eps": "0.5"}, {"eps": "0.50"}, {"eps": "[0.5]"}, {"eps": " 0.5 ", "min_samples": "3"}]
-    normalised = [effective_params(cluster_islands.PARAMS, given) for given in spelled]
-    assert all(n == normalised[0] for n in normalised)
-    assert normalised[0]["eps"] == "0.5" and normalised[0]["group_by"] == "island"  # defaults filled in
-    assert effective_params(cluster_islands.PARAMS, {"eps": "0.5,1"}) != normalised[0]
-    assert effective_params(tune_body_mass.PARAMS, {}) == {"alphas": "0.05,0.1,0.5,1.0,2.0,5.0"}
+    spelled = ["0.5", "0.50", "[0.5]", " 0.5 "]
+    assert {as_text(EPS.parse("eps", text)) for text in spelled} == {"0.5"}
+    assert as_text(ALPHAS.parse("alphas", ALPHAS.default)) == "0.05,0.1,0.5,1.0,2.0,5.0"
+
+
+def test_effective_params_are_the_given_ones_and_the_declared_defaults_without_data():
+    declared = declared_parameters(PROJECT)["cluster_islands"]
+    params = effective_params(declared, {"eps": "0.5"})
+    assert params["eps"] == "0.5" and params["group_by"] == "island"  # defaults filled in
+    assert set(params) == set(declared) - {"data"}
+    assert effective_params(declared, {"eps": "0.5,1.0"}) != params
 
 
 def test_the_key_changes_with_each_input_and_only_then():
-    params = effective_params(cluster_islands.PARAMS, {})
+    params = effective_params(declared_parameters(PROJECT)["cluster_islands"], {})
     key = cache_key("cluster_islands", params, "git:abc", "d1")
     assert key == cache_key("cluster_islands", dict(reversed(params.items())), "git:abc", "d1")
     others = [

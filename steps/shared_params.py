@@ -1,0 +1,26 @@
+"""The step parameters `main` exposes and passes on, each defined once.
+
+The steps that take one import it from here, and so does `main`, which thereby never
+imports the step modules: a scikit-learn step imports scikit-learn and skops before
+MLflow (see steps/classify_sex.py), and `main` must not pay for those imports.
+`spark_master` lives with the rest of the Spark policy, in steps/spark.py.
+"""
+
+from __future__ import annotations
+
+from steps.ml.clustering import DEFAULT_EPS, QUALITY
+from steps.ml.data import CATEGORIES
+from steps.params import Param, choice, integer, number_list
+
+SEED = Param("seed", "42", integer(), "random seed of the train/test split (and of the solver, where it has one)")
+ALPHAS = Param("alphas", "0.05,0.1,0.5,1,2,5", number_list(0, low_open=False), "Ridge alphas to try")
+EPS = Param("eps", ",".join(f"{e:g}" for e in DEFAULT_EPS), number_list(0), "DBSCAN eps values, each > 0")
+MIN_SAMPLES = Param("min_samples", "3", integer(1), "DBSCAN min_samples")
+GROUP_BY = Param("group_by", "island", choice(tuple(CATEGORIES)), "the column whose groups are clustered separately")
+SELECT_BY = Param(
+    "select_by",
+    "s_dbw",
+    choice(QUALITY),
+    "metric that picks each group's best eps: s_dbw, davies_bouldin (lower is better), "
+    "silhouette, calinski_harabasz (higher is better)",
+)
