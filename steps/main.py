@@ -130,8 +130,8 @@ def pipeline(values, penguins):
         client.set_tag(run.info.run_id, f"penguins.step.{entry_point}", f"{outcome.state} {outcome.source_run_id}")
         return read_results(client, experiment_id, outcome, earlier)
 
-    # The steps are independent (each reads the data set only), so they run at once: a Spark
-    # step keeps one core busy most of its time, and the other steps use the rest.
+    # The steps are independent (each reads the data set only), so they run at once; the
+    # scikit-learn steps at a lower CPU priority than the longer Spark steps (yield_cpu).
     with ThreadPoolExecutor(len(STEPS)) as pool:
         futures = [pool.submit(settle, entry_point) for entry_point in STEPS]
         try:
