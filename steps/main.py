@@ -113,7 +113,7 @@ def pipeline(values, penguins):
     def settle(entry_point: str) -> StepResults:
         """Reuse the step's earlier run, or run it fresh under the main run; read back its results."""
         takes = declared[entry_point]
-        given = {name: as_text(values[name]) for name in takes if name in values and name != "data"}
+        given = {name: as_text(values[name]) for name in takes if name in values}  # `data` too; the key drops it
         key = cache_key(entry_point, effective_params(takes, given), version, digest)
         started = time.monotonic()
         earlier = None if values["force"] else find_cached(client, experiment_id, key)
@@ -122,10 +122,10 @@ def pipeline(values, penguins):
         elif stopping.is_set():
             raise KeyboardInterrupt()
         else:
-            if "spark_master" not in takes:
+            if SPARK_MASTER.name not in takes:
                 yield_cpu()
             identity = {CACHE_KEY: key, "penguins.code_version": version, "penguins.data_digest": digest}
-            outcome = run_fresh(client, run, entry_point, {"data": values["data"], **given}, identity)
+            outcome = run_fresh(client, run, entry_point, given, identity)
         print(f"main: {entry_point}: {outcome.state} (run {outcome.source_run_id}, {time.monotonic() - started:.1f} s)")
         client.set_tag(run.info.run_id, f"penguins.step.{entry_point}", f"{outcome.state} {outcome.source_run_id}")
         return read_results(client, experiment_id, outcome, earlier)
