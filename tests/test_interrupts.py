@@ -14,6 +14,10 @@ import pytest
 
 from tests.support import PROJECT, runs_of
 
+# A sweep far longer than the time the test takes to notice it has started (360 eps runs; the
+# default 27 can finish before a loaded machine delivers the signal, leaving nothing to stop).
+LONG_SWEEP = ",".join(f"{0.05 * i:.2f}" for i in range(1, 121))
+
 
 def start_mlflow_run(entry_point: str, experiment: str, tracking_uri: str, **params) -> subprocess.Popen:
     """`mlflow run` in its own process group, as a terminal's foreground job."""
@@ -29,6 +33,14 @@ def wait_until(condition, timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.5)
+
+
+def has_run_tagged(experiment: str, tag: str, value: str) -> bool:
+    """One cheap query, not a listing of every run: the server is busy with the sweep."""
+    found = mlflow.get_experiment_by_name(experiment)
+    return found is not None and bool(
+        mlflow.search_runs([found.experiment_id], f"tags.`{tag}` = '{value}'", max_results=1, output_format="list")
+    )
 
 
 def group_alive(pgid: int) -> bool:
@@ -52,9 +64,9 @@ def stop_and_check(process: subprocess.Popen, sig: int, experiment: str) -> list
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_stopping_a_sweep_leaves_nothing_running(sig, tracking_uri, experiment):
-    process = start_mlflow_run("cluster_islands", experiment, tracking_uri)
+    process = start_mlflow_run("cluster_islands", experiment, tracking_uri, eps=LONG_SWEEP)
     # Stop it once the sweep is logging from the Spark tasks.
-    wait_until(lambda: any(r.data.tags.get("penguins.level") == "eps" for r in runs_of(experiment)), 240, "eps runs")
+    wait_until(lambda: has_run_tagged(experiment, "penguins.level", "eps"), 240, "eps runs")
     runs = stop_and_check(process, sig, experiment)
     (job,) = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "cluster_islands"]
     assert job.info.status in ("KILLED", "FAILED")
@@ -67,8 +79,8 @@ def test_stopping_a_sweep_leaves_nothing_running(sig, tracking_uri, experiment):
 
 def test_stopping_main_leaves_nothing_running(tracking_uri, experiment):
     process = start_mlflow_run("main", experiment, tracking_uri, eps="0.5", force="true")
-    wait_until(lambda: any(r.data.tags.get("mlflow.project.entryPoint") == "tune_body_mass"
-                           for r in runs_of(experiment)), 240, "the second step")  # fmt: skip
+    wait_until(lambda: has_run_tagged(experiment, "mlflow.project.entryPoint", "tune_body_mass"),
+               240, "the second step")  # fmt: skip
     runs = stop_and_check(process, signal.SIGINT, experiment)
     main = mlflow.get_run(next(r.info.run_id for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "main"))
     assert main.info.status in ("KILLED", "FAILED")
