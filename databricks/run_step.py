@@ -16,20 +16,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPARK_STEPS = ("classify_species", "cluster_islands")
 
 
 def main(argv: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
-    import yaml
+    from steps import declared_parameters
+    from steps.spark import SPARK_MASTER
 
-    entry_points = sorted(yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"])
-    steps = [e for e in entry_points if e != "main"]  # main chains steps with mlflow.run; the job chains tasks
+    declared = declared_parameters()
+    steps = sorted(e for e in declared if e != "main")  # main chains steps with mlflow.run; the job chains tasks
     if not argv or argv[0] not in steps:
         given = argv[0] if argv else ""
         print(f"error: entry point: must be one of {', '.join(steps)}, got '{given}'", file=sys.stderr)
         sys.exit(2)
-    if argv[0] in SPARK_STEPS:
+    if SPARK_MASTER.name in declared[argv[0]]:  # a Spark step
         from pyspark.sql import SparkSession
 
         SparkSession.builder.getOrCreate()  # on Databricks: the cluster's session, now active

@@ -25,7 +25,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
-import yaml
 from mlflow.entities import Metric, Run, RunTag
 from mlflow.exceptions import ExecutionException, MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
@@ -35,7 +34,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT as ENTRY_POINT
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME as RUN_NAME
 
-from steps import PROJECT, report
+from steps import PROJECT, declared_parameters, report
 from steps.cache import cache_key, code_version, effective_params
 from steps.errors import UserError
 from steps.params import Param, as_text, boolean
@@ -107,7 +106,7 @@ def pipeline(values, penguins):
     # `mlflow.run` runs each step's `python -m ...` through the shell: make it this interpreter.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     commit = run.data.tags.get(GIT_COMMIT)
-    declared = declared_parameters(PROJECT)
+    declared = declared_parameters()
     stopping = threading.Event()
 
     def settle(entry_point: str) -> StepResults:
@@ -145,15 +144,6 @@ def pipeline(values, penguins):
     log_report(results, registered)
     fresh = sum(r.outcome.state == "fresh" for r in results)
     return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}
-
-
-def declared_parameters(project: Path) -> dict[str, dict[str, str]]:
-    """Entry point -> the parameters MLproject declares for it, each with its default as text."""
-    entry_points = yaml.safe_load((project / "MLproject").read_text())["entry_points"]
-    return {
-        name: {param: str(spec.get("default", "")) for param, spec in entry_point.get("parameters", {}).items()}
-        for name, entry_point in entry_points.items()
-    }
 
 
 def yield_cpu() -> None:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from steps import PROJECT
+from steps import declared_parameters
 from steps.cache import cache_key, code_version, content_hash, effective_params
-from steps.main import declared_parameters
 from steps.params import ParamError, as_text, boolean
 from steps.report import StepSummary, html_page, markdown
 from steps.shared_params import ALPHAS, EPS
@@ -22,7 +21,7 @@ def test_params_compare_by_value_not_by_spelling():
 
 
 def test_effective_params_are_the_given_ones_and_the_declared_defaults_without_data():
-    declared = declared_parameters(PROJECT)["cluster_islands"]
+    declared = declared_parameters()["cluster_islands"]
     params = effective_params(declared, {"eps": "0.5"})
     assert params["eps"] == "0.5" and params["group_by"] == "island"  # defaults filled in
     assert set(params) == set(declared) - {"data"}
@@ -30,7 +29,7 @@ def test_effective_params_are_the_given_ones_and_the_declared_defaults_without_d
 
 
 def test_the_key_changes_with_each_input_and_only_then():
-    params = effective_params(declared_parameters(PROJECT)["cluster_islands"], {})
+    params = effective_params(declared_parameters()["cluster_islands"], {})
     key = cache_key("cluster_islands", params, "git:abc", "d1")
     assert key == cache_key("cluster_islands", dict(reversed(params.items())), "git:abc", "d1")
     others = [

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from steps.main import declared_parameters
+from steps import declared_parameters
 from steps.runner import DATA
 from tests.support import PROJECT
 
@@ -26,7 +26,7 @@ def test_mlproject_uses_conda_yaml():
 def test_entry_point_declares_the_steps_parameters_and_defaults(entry_point):
     spec = MLPROJECT["entry_points"][entry_point]
     step = importlib.import_module(f"steps.{entry_point}")
-    assert declared_parameters(PROJECT)[entry_point] == {p.name: p.default for p in (DATA, *step.PARAMS)}
+    assert declared_parameters()[entry_point] == {p.name: p.default for p in (DATA, *step.PARAMS)}
     # Every parameter reaches the module, under its own flag.
     assert spec["command"].startswith(f"python -m steps.{entry_point} ")
     flags = dict(re.findall(r"(--[A-Za-z-]+) \{(\w+)\}", spec["command"]))
