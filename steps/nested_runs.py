@@ -348,11 +348,11 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
     try:
         results = frame.groupBy(config.group_by).applyInPandas(group_task(config), RESULT_SCHEMA).toPandas()
     except BaseException as error:
-        from steps.runner import end_unfinished_runs
+        from steps.runner import end_unfinished_runs, interrupt_behind
 
         # No group or eps run of a failed or stopped job may stay RUNNING, including those
         # that tasks Spark is still cancelling create in the next seconds.
-        if isinstance(error, KeyboardInterrupt):
+        if interrupt_behind(error) is not None:
             status, reason = "KILLED", "the sweep was stopped before this run was complete"
         else:
             status, reason = "FAILED", "the Spark job of this sweep failed before this run was complete"

@@ -9,7 +9,7 @@ metrics`; `run_step` does the rest:
   the module runs on its own (`python -m steps.<step>`), in the experiment and on the
   tracking server that MLflow's environment variables name (default: ./mlflow.db);
 * logs the parameters MLflow has not logged yet and the data set as a dataset input;
-* ends the run FINISHED, or FAILED with an `error` tag, or KILLED on Ctrl-C.
+* ends the run FINISHED, or FAILED with an `error` tag, or KILLED on Ctrl-C or SIGTERM.
 
 Bad input is one line on stderr and exit code 2; no run is left RUNNING.
 """
@@ -27,7 +27,7 @@ from importlib.metadata import version
 from typing import Any
 
 import mlflow
-from mlflow.entities import DatasetInput, RunStatus
+from mlflow.entities import DatasetInput
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -147,9 +147,29 @@ def _report(error: BaseException) -> None:
     print(f"error: {error}", file=sys.stderr)
 
 
-def _error_tag(error: BaseException) -> str:
-    # Within MLflow's limit on tag values: a Spark error can run to pages.
-    return f"{type(error).__name__}: {error}"[:5000]
+def error_tag(error: BaseException) -> str:
+    """`Type: message`, within MLflow's limit on tag values (a Spark error can run to pages).
+
+    Never raises: a Py4JJavaError asks the JVM for its message, and that JVM may be gone."""
+    try:
+        message = str(error)
+    except Exception:
+        message = "(its message could not be read)"
+    return f"{type(error).__name__}: {message}"[:5000]
+
+
+def interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that `error` is, or that it replaced on its way up, else None.
+
+    The signal reaches Spark's JVM too (the same process group), and pyspark's cleanup,
+    calling into that dying JVM, can raise an error of its own in place of the interrupt."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        seen.add(id(error))
+        error = error.__context__
+    return None
 
 
 def _end_run(client, run_id: str, status: str, reason: str) -> None:
@@ -199,6 +219,20 @@ def end_unfinished_runs(
         time.sleep(0.5)
 
 
+def _end_step_run(run, status: str, reason: str, error: str | None = None) -> None:
+    """End the step's run with `status` (and `error` as its error tag), after every run under it
+    still RUNNING (tagged `reason`).
+
+    The step's run is ended even when the rest fails: left active, MLflow's exit hook
+    would end it FINISHED."""
+    try:
+        end_unfinished_runs(run.info.experiment_id, run.info.run_id, status, reason)
+        if error is not None:
+            mlflow.set_tag("error", error)
+    finally:
+        mlflow.end_run(status)
+
+
 def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
     """Run one entry point from the command line; see the module docstring."""
     signal.signal(signal.SIGTERM, _raise_terminated)
@@ -221,7 +255,7 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
     except UserError as error:
         _report(error)
         if given_run_id:
-            _end_run(MlflowClient(), given_run_id, "FAILED", _error_tag(error))
+            _end_run(MlflowClient(), given_run_id, "FAILED", error_tag(error))
         sys.exit(EXIT_BAD_INPUT)
 
     run = mlflow.start_run(run_name=None if given_run_id else step)
@@ -231,21 +265,18 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
         mlflow.log_params({name: value for name, value in texts.items() if name not in logged})
         mlflow.log_input(dataset_input(penguins), context="training")
         headline = body(values, penguins)
-    except KeyboardInterrupt as interrupt:
-        # A second Ctrl-C or SIGTERM must not cut this short and leave runs RUNNING.
+    except BaseException as error:
+        # The step is ending: a Ctrl-C or SIGTERM now (a second one, or one that reached Spark's
+        # JVM before this process) must not cut that short and leave runs RUNNING.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        terminated = isinstance(interrupt, Terminated)
-        end_unfinished_runs(
-            run.info.experiment_id, run_id, "KILLED", f"{step} was stopped ({'SIGTERM' if terminated else 'Ctrl-C'})"
-        )
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
-        _report(KeyboardInterrupt("terminated (SIGTERM)" if terminated else "interrupted"))
-        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
-    except BaseException as error:
-        end_unfinished_runs(run.info.experiment_id, run_id, "FAILED", f"{step} failed: {_error_tag(error)}")
-        mlflow.set_tag("error", _error_tag(error))
-        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        if (interrupt := interrupt_behind(error)) is not None:
+            terminated = isinstance(interrupt, Terminated)
+            _end_step_run(run, "KILLED", f"{step} was stopped ({'SIGTERM' if terminated else 'Ctrl-C'})")
+            _report(KeyboardInterrupt("terminated (SIGTERM)" if terminated else "interrupted"))
+            sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+        reason = error_tag(error)
+        _end_step_run(run, "FAILED", f"{step} failed: {reason}", error=reason)
         if isinstance(error, UserError):
             _report(error)
             sys.exit(EXIT_BAD_INPUT)

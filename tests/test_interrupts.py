@@ -35,12 +35,16 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def has_run_tagged(experiment: str, tag: str, value: str) -> bool:
-    """One cheap query, not a listing of every run: the server is busy with the sweep."""
-    found = mlflow.get_experiment_by_name(experiment)
-    return found is not None and bool(
-        mlflow.search_runs([found.experiment_id], f"tags.`{tag}` = '{value}'", max_results=1, output_format="list")
-    )
+def wait_for_run_tagged(process: subprocess.Popen, experiment: str, tag: str, value: str) -> None:
+    """Until a run with tag=value exists; fails at once, with its output, if `mlflow run` has ended."""
+
+    def found() -> bool:  # one cheap query, not a listing of every run: the server is busy with the sweep
+        where = mlflow.get_experiment_by_name(experiment)
+        query = f"tags.`{tag}` = '{value}'"
+        return bool(where and mlflow.search_runs([where.experiment_id], query, max_results=1, output_format="list"))
+
+    wait_until(lambda: found() or process.poll() is not None, 240, f"a run with {tag}={value}")
+    assert process.poll() is None, process.communicate()[0][-3000:]
 
 
 def group_alive(pgid: int) -> bool:
@@ -66,7 +70,7 @@ def stop_and_check(process: subprocess.Popen, sig: int, experiment: str) -> list
 def test_stopping_a_sweep_leaves_nothing_running(sig, tracking_uri, experiment):
     process = start_mlflow_run("cluster_islands", experiment, tracking_uri, eps=LONG_SWEEP)
     # Stop it once the sweep is logging from the Spark tasks.
-    wait_until(lambda: has_run_tagged(experiment, "penguins.level", "eps"), 240, "eps runs")
+    wait_for_run_tagged(process, experiment, "penguins.level", "eps")
     runs = stop_and_check(process, sig, experiment)
     (job,) = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "cluster_islands"]
     assert job.info.status in ("KILLED", "FAILED")
@@ -79,8 +83,7 @@ def test_stopping_a_sweep_leaves_nothing_running(sig, tracking_uri, experiment):
 
 def test_stopping_main_leaves_nothing_running(tracking_uri, experiment):
     process = start_mlflow_run("main", experiment, tracking_uri, eps="0.5", force="true")
-    wait_until(lambda: has_run_tagged(experiment, "mlflow.project.entryPoint", "tune_body_mass"),
-               240, "the second step")  # fmt: skip
+    wait_for_run_tagged(process, experiment, "mlflow.project.entryPoint", "tune_body_mass")  # the second step
     runs = stop_and_check(process, signal.SIGINT, experiment)
     main = mlflow.get_run(next(r.info.run_id for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "main"))
     assert main.info.status in ("KILLED", "FAILED")

@@ -23,6 +23,8 @@ from mlflow.tracking import MlflowClient
 from tests.support import PROJECT, free_port, start_tracking_server, stop_process
 
 OUTAGE_S = 4
+# 3 islands x 20 eps = 60 eps runs: long enough that the outage lands mid-sweep, which the test checks.
+EPS = ",".join(f"{0.1 * i:.1f}" for i in range(1, 21))
 
 
 def test_a_short_server_outage_mid_sweep_loses_and_duplicates_nothing(tmp_path):
@@ -30,7 +32,7 @@ def test_a_short_server_outage_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     uri, server = start_tracking_server(tmp_path, port=port)
     experiment = "outage"
     cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "-e", "cluster_islands", "--env-manager", "local",
-           "--experiment-name", experiment, "-P", "spark_master=local[2,4]"]  # fmt: skip
+           "--experiment-name", experiment, "-P", "spark_master=local[2,4]", "-P", f"eps={EPS}"]  # fmt: skip
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     sweep = subprocess.Popen(cmd, env=env, cwd=PROJECT, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -44,6 +46,7 @@ def test_a_short_server_outage_mid_sweep_loses_and_duplicates_nothing(tmp_path):
                 break
             assert time.monotonic() < deadline and sweep.poll() is None, "the sweep never started logging"
             time.sleep(0.3)
+        killed_at_ms = int(time.time() * 1000)
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(30)
         time.sleep(OUTAGE_S)
@@ -61,8 +64,9 @@ def test_a_short_server_outage_mid_sweep_loses_and_duplicates_nothing(tmp_path):
         assert all(r.info.status == "FINISHED" for r in runs)
         eps_runs = [r for r in runs if r.data.tags.get("penguins.level") == "eps"]
         assert len([r for r in runs if r.data.tags.get("penguins.level") == "group"]) == 3
-        assert len(eps_runs) == 27
-        assert len({(r.data.params["group"], r.data.params["eps"]) for r in eps_runs}) == 27
+        assert len(eps_runs) == 60
+        assert len({(r.data.params["group"], r.data.params["eps"]) for r in eps_runs}) == 60
+        assert any(r.info.end_time > killed_at_ms for r in eps_runs), "the sweep had ended before the outage"
         for run in eps_runs:
             assert "n_clusters" in run.data.metrics and len(run.outputs.model_outputs) == 1
             assert len(client.get_metric_history(run.info.run_id, "n_clusters")) == 1
