@@ -32,6 +32,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from steps import imports_done
 from steps.errors import UserError
 from steps.ml.data import Penguins, load_penguins
 from steps.params import Param, parse_params, text
@@ -235,6 +236,7 @@ def _end_step_run(run, status: str, reason: str, error: str | None = None) -> No
 
 def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
     """Run one entry point from the command line; see the module docstring."""
+    imports_done()
     signal.signal(signal.SIGTERM, _raise_terminated)
     for name, value in HTTP_RETRY_DEFAULTS.items():
         os.environ.setdefault(name, value)

@@ -4,13 +4,16 @@ Spark forks every Python worker from its daemon. Imported here once, before the 
 MLflow, scikit-learn, skops and the rest are in each worker from its start, instead of each
 worker importing them again (about 5 s of CPU apiece). `spark_session(..., worker_imports=...)`
 sets this up, in local mode only: a cluster's executors run Spark's own daemon. None of these
-imports starts a thread, so forking after them is safe.
+imports starts a thread, so forking after them is safe. What they load is frozen out of the
+GC's reach (steps.imports_done) before the first fork, so no worker walks it again.
 """
 
 import contextlib
 import importlib
 import os
 import sys
+
+from steps import imports_done
 
 WORKER_IMPORTS = "PENGUINS_WORKER_IMPORTS"  # comma-separated module names, from the session's executorEnv
 
@@ -26,4 +29,5 @@ if __name__ == "__main__":
             from mlflow.utils.requirements_utils import _init_packages_to_modules_map
 
             _init_packages_to_modules_map()
+    imports_done()
     daemon.manager()

@@ -18,6 +18,7 @@ from mlflow.models import ModelSignature
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
+from steps import imports_done
 from steps.spark import LOG4J_CONFIG
 
 
@@ -42,4 +43,5 @@ def export(directory: Path) -> None:
 
 
 if __name__ == "__main__":
+    imports_done()
     export(Path(sys.argv[1]))
