@@ -3,6 +3,7 @@
 A step module declares its parameters and a body `(values, penguins) -> headline
 metrics`; `run_step` does the rest:
 
+* resumes the cyclic GC that `python -m steps.<step>` paused for the imports (steps/__init__.py);
 * parses and validates the parameters (MLflow Projects checks no float/int itself);
 * loads and validates the data set;
 * attaches to the run `mlflow run` created (MLFLOW_RUN_ID), or starts a new one when
