@@ -8,7 +8,7 @@ import sys
 from steps import PROJECT
 
 
-def python(code: str) -> str:
+def python(code: str) -> list[str]:
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
     return done.stdout.split()
 
