@@ -6,7 +6,7 @@
 Both ways run in the same process, on the same Spark session, data and tracking server
 (a fresh `mlflow server` on 127.0.0.1, SQLite in WAL mode, one worker, unless --tracking-uri is given):
 
-* ours: steps.nested_runs.run_sweep (batched logging, explicit pip requirements, models
+* ours: steps.sweep.driver.run_sweep (batched logging, explicit pip requirements, models
   logged from the executors);
 * tutorial-style: per eps, a nested fluent run, one call per param and metric, and
   mlflow.sklearn.log_model inferring the requirements, as the tutorial's UDF does.
@@ -34,9 +34,9 @@ import mlflow
 
 from steps.ml import clustering
 from steps.ml.data import load_penguins
-from steps.nested_runs import RESULT_SCHEMA, SweepConfig, run_sweep, worker_imports
-from steps.runner import SKLEARN_REQUIREMENTS, pinned
-from steps.spark import spark_session
+from steps.spark.session import spark_session
+from steps.sweep.task import RESULT_SCHEMA, SweepConfig, run_sweep, worker_imports
+from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
 from tests.support import cpu_seconds, start_tracking_server, stop_process
 
 

@@ -30,8 +30,8 @@ import mlflow
 from bench.cluster_sweep import tutorial_style_task
 from steps.ml import clustering
 from steps.ml.data import load_penguins
-from steps.nested_runs import RESULT_SCHEMA
-from steps.spark import spark_session
+from steps.spark.session import spark_session
+from steps.sweep.task import RESULT_SCHEMA
 from tests.support import PROJECT, start_tracking_server, stop_process
 
 STEP_TIME = re.compile(r"^main: (\w+): (fresh|reused) \(run \w+, ([\d.]+) s\)$", re.M)

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
-    from steps import declared_parameters
-    from steps.spark import SPARK_MASTER
+    from steps.cli.mlproject import declared_parameters
+    from steps.spark.session import SPARK_MASTER
 
     declared = declared_parameters()
     steps = sorted(e for e in declared if e != "main")  # main chains steps with mlflow.run; the job chains tasks

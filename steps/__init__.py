@@ -1,4 +1,8 @@
-"""mlflow-penguins: one module per MLflow Projects entry point; pure ML logic in steps.ml."""
+"""mlflow-penguins: one module per MLflow Projects entry point, the infrastructure in subpackages.
+
+This root holds what every subpackage may use: where the project is, the one error type
+reported as a single line, and the GC pause of a step started as a program.
+"""
 
 import gc
 import sys
@@ -6,12 +10,16 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent  # the project's root: MLproject, conda.yaml, steps/
 
+
+class UserError(ValueError):
+    """Bad input from the user (a parameter, the data, a setting): one line on stderr, exit code 2, no traceback."""
+
+
 # A step started as a program (`python -m steps.<step>`, as MLproject runs it, or Spark's
 # Python daemon) first imports MLflow, pandas, scikit-learn or PySpark: millions of objects
-# that live as long as the process. The cyclic GC would walk them again and again while they
-# load, about a fifth of a scikit-learn step's CPU (measured: 8.3 -> 6.5 core-s). So it is
-# paused from here, while Python locates that module (sys.argv[0] is then "-m", as the docs
-# of -m say), until the program calls imports_done().
+# that live as long as the process, which the cyclic GC would walk again and again while they
+# load (docs/performance.md). So it is paused while Python locates that module (sys.argv[0]
+# is then "-m", as the docs of -m say) until the program calls imports_done().
 _gc_paused = sys.argv[:1] == ["-m"]
 if _gc_paused:
     gc.disable()
@@ -24,17 +32,3 @@ def imports_done() -> None:
         gc.freeze()
         gc.enable()
         _gc_paused = False
-
-
-def declared_parameters(project: Path = PROJECT) -> dict[str, dict[str, str]]:
-    """Entry point -> the parameters MLproject declares for it, each with its default as text.
-
-    Here, beside PROJECT, so that reading MLproject imports nothing heavy: `main` and the
-    Databricks launcher read it before any step's imports (see steps/shared_params.py)."""
-    import yaml
-
-    entry_points = yaml.safe_load((project / "MLproject").read_text())["entry_points"]
-    return {
-        name: {param: str(spec.get("default", "")) for param, spec in entry_point.get("parameters", {}).items()}
-        for name, entry_point in entry_points.items()
-    }

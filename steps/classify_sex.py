@@ -7,19 +7,18 @@ python -m steps.classify_sex --C 0.5          # the same, without MLflow Project
 from __future__ import annotations
 
 # isort: off
-# scikit-learn and skops before MLflow. skops's import looks up each of the ~840 SciPy
-# functions it trusts in every module loaded before SciPy's; after MLflow's ~2,000 modules
-# that costs 1-2 s of CPU (measured), before them almost nothing. `main` never imports this
-# module, so it does not pay for these imports (see steps/shared_params.py).
+# scikit-learn and skops before MLflow: skops's import is cheaper before MLflow's modules
+# (docs/performance.md; tests/test_startup.py keeps the order).
 import skops.io  # noqa: F401
 from steps.ml import sex
 
 import mlflow
 # isort: on
 
-from steps.params import Param, integer, number
-from steps.runner import log_sklearn_model, run_step
-from steps.shared_params import SEED
+from steps.cli.params import Param, integer, number
+from steps.cli.shared_params import SEED
+from steps.tracking.models import log_sklearn_model
+from steps.tracking.runner import run_step
 
 PARAMS = (
     Param("test_size", "0.2", number(0, 1), "fraction of penguins held out for evaluation"),

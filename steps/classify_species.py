@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import mlflow
 
+from steps.cli.params import Param, integer, number
+from steps.cli.shared_params import SEED
 from steps.ml.data import split_rows
-from steps.params import Param, integer, number
-from steps.runner import pinned, run_step
-from steps.shared_params import SEED
-from steps.spark import SPARK_MASTER, executor_environment, is_connect, log_spark_model, spark_session
+from steps.spark.models import log_spark_model
+from steps.spark.session import SPARK_MASTER, executor_environment, is_connect, spark_session
+from steps.tracking.models import pinned
+from steps.tracking.runner import run_step
 
 PARAMS = (
     Param("test_fraction", "0.2", number(0, 1), "fraction of penguins held out for evaluation"),

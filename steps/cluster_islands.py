@@ -18,13 +18,17 @@ import mlflow
 import pandas as pd
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
+from steps.cli.params import Param, ParamError, choices, invalid
+from steps.cli.shared_params import EPS, GROUP_BY, MIN_SAMPLES, SELECT_BY
 from steps.ml import clustering
 from steps.ml.data import MEASUREMENTS
-from steps.nested_runs import SweepConfig, run_sweep, worker_imports
-from steps.params import Param, ParamError, choices, invalid
-from steps.runner import SKLEARN_REQUIREMENTS, pinned, run_step
-from steps.shared_params import EPS, GROUP_BY, MIN_SAMPLES, SELECT_BY
-from steps.spark import SPARK_MASTER, absolute_tracking_uri, executor_environment, spark_session
+from steps.spark.session import SPARK_MASTER, executor_environment, spark_session
+from steps.sweep.config import SweepConfig
+from steps.sweep.driver import run_sweep
+from steps.sweep.task import worker_imports
+from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
+from steps.tracking.runner import run_step
+from steps.tracking.server import absolute_tracking_uri
 
 PARAMS = (
     EPS,

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 # isort: off
-# scikit-learn and skops before MLflow: see steps/classify_sex.py.
+# scikit-learn and skops before MLflow, as in steps/classify_sex.py.
 import skops.io  # noqa: F401
 from steps.ml import body_mass
 
@@ -18,8 +18,10 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 # isort: on
 
-from steps.runner import dataset_input, log_dataset_to, log_sklearn_model, run_step
-from steps.shared_params import ALPHAS
+from steps.cli.shared_params import ALPHAS
+from steps.tracking.datasets import dataset_input, log_dataset_to
+from steps.tracking.models import log_sklearn_model
+from steps.tracking.runner import run_step
 
 PARAMS = (ALPHAS,)
 MODEL_NAME = "body_mass_regressor"

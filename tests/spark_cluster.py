@@ -103,7 +103,7 @@ def start_connect_server(root: Path) -> tuple[str, subprocess.Popen]:
     )  # fmt: skip
     deadline = time.monotonic() + 120
     url = f"sc://127.0.0.1:{port}"
-    from steps.spark import ensure_reachable
+    from steps.spark.session import ensure_reachable
 
     while time.monotonic() < deadline:
         if process.poll() is not None:

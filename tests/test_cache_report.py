@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from steps import declared_parameters
-from steps.cache import cache_key, code_version, content_hash, effective_params
-from steps.params import ParamError, as_text, boolean
-from steps.report import StepSummary, html_page, markdown
-from steps.shared_params import ALPHAS, EPS
+from steps.cli.mlproject import declared_parameters
+from steps.cli.params import ParamError, as_text, boolean
+from steps.cli.shared_params import ALPHAS, EPS
+from steps.pipeline.cache import cache_key, code_version, content_hash, effective_params
+from steps.pipeline.report_page import StepSummary, html_page, markdown
 
 
 def test_params_compare_by_value_not_by_spelling():

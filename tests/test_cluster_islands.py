@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from steps.ml import clustering
 from steps.ml.data import bundled_csv_path, load_penguins
-from steps.nested_runs import EPS_RUNS_AT_ONCE
+from steps.sweep.task import EPS_RUNS_AT_ONCE
 from tests.support import child_runs, mlflow_run, runs_of
 
 ISLANDS = {"Biscoe", "Dream", "Torgersen"}
@@ -186,8 +186,8 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
     half-logged eps run under the first. The next attempt resumes that group run and logs every
     eps under it; then the driver's pass deletes the twin and the half-logged run. One group's
     task, run in-process."""
-    from steps.nested_runs import JOB, SweepConfig, _create_group_run, _log_eps_run, delete_unnamed_runs, sweep_group
-    from steps.runner import SKLEARN_REQUIREMENTS, pinned
+    from steps.sweep.task import JOB, SweepConfig, _create_group_run, _log_eps_run, delete_unnamed_runs, sweep_group
+    from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
 
     client = MlflowClient(tracking_uri)
     experiment_id = client.create_experiment(f"twins-{uuid.uuid4().hex[:8]}")
@@ -219,8 +219,8 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
 
 
 def test_eps_must_be_distinct_positive_numbers():
+    from steps.cli.params import ParamError
     from steps.cluster_islands import PARAMS
-    from steps.params import ParamError
 
     eps = next(p for p in PARAMS if p.name == "eps")
     assert eps.parse("eps", "0.5") == [0.5]

@@ -16,8 +16,8 @@ from databricks.sdk.service.compute import ClusterSpec, Library
 from databricks.sdk.service.jobs import JobSettings
 from mlflow.projects.databricks import before_run_validations
 
-from steps.params import parse_params
-from steps.runner import DATA
+from steps.cli.params import parse_params
+from steps.tracking.runner import DATA
 from tests.support import PROJECT
 
 BUNDLE = yaml.safe_load((PROJECT / "databricks.yml").read_text())

@@ -1,6 +1,6 @@
 """The tracking server dies in the middle of a sweep and comes back on the same port and store.
 
-The steps bound MLflow's HTTP retries (steps/runner.py: 5 retries, backoff factor 1, about
+The steps bound MLflow's HTTP retries (steps/tracking/server.py: 5 retries, backoff factor 1, about
 30 s in all) and pass them to Spark's executors, so a request that finds the server gone
 is retried until it is back. A request whose answer the dying server never sent cannot be
 retried safely (it may have been carried out), so it fails its Spark task; the task's

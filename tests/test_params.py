@@ -1,10 +1,10 @@
-"""The parameter parsers in steps.params: accepted values, rejected values, one-line errors."""
+"""The parameter parsers in steps.cli.params: accepted values, rejected values, one-line errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from steps.params import Param, ParamError, integer, number, number_list, parse_params, text
+from steps.cli.params import Param, ParamError, integer, number, number_list, parse_params, text
 
 
 def rejects(parse, name: str, value: str) -> str:

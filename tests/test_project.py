@@ -10,8 +10,8 @@ import sys
 import pytest
 import yaml
 
-from steps import declared_parameters
-from steps.runner import DATA
+from steps.cli.mlproject import declared_parameters
+from steps.tracking.runner import DATA
 from tests.support import PROJECT
 
 MLPROJECT = yaml.safe_load((PROJECT / "MLproject").read_text())

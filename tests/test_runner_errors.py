@@ -1,11 +1,11 @@
-"""How a step names an error and tells a stop from a failure (steps/runner.py); no run needed.
+"""How a step names an error and tells a stop from a failure (steps/tracking/runner.py); no run needed.
 
 The end-to-end cases (a real SIGTERM reaching the step and Spark's JVM) are in test_interrupts.py.
 """
 
 from __future__ import annotations
 
-from steps.runner import Terminated, error_tag, interrupt_behind
+from steps.tracking.runner import Terminated, error_tag, interrupt_behind
 
 
 class UnreadableMessageError(Exception):

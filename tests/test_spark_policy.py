@@ -1,4 +1,4 @@
-"""The Spark session policy (steps/spark.py): master URLs, executor environment, fail-fast, session reuse.
+"""The Spark session policy (steps/spark/session.py): master URLs, executor environment, fail-fast, session reuse.
 
 Only one SparkContext may live in a process, so every test starts with no active session
 (`no_active_session`) and stops whatever it started.
@@ -13,8 +13,14 @@ import time
 import pytest
 from pyspark.sql import SparkSession
 
-from steps.params import ParamError
-from steps.spark import absolute_tracking_uri, check_master, ensure_reachable, executor_environment, spark_session
+from steps.cli.params import ParamError
+from steps.spark.session import (
+    absolute_tracking_uri,
+    check_master,
+    ensure_reachable,
+    executor_environment,
+    spark_session,
+)
 from tests.support import free_port
 
 
@@ -113,7 +119,7 @@ def test_a_local_session_forks_its_python_workers_with_the_tasks_imports_loaded(
     with spark_session("local[1]", "preload", {}, worker_imports=("s_dbw",)) as spark:
         found = spark.sparkContext.parallelize(range(2), 1).mapPartitions(loaded).collect()
     ((preloaded, daemon),) = found
-    assert daemon.endswith("steps/spark_daemon.py")
+    assert daemon.endswith("steps/spark/daemon.py")
     assert preloaded, "the worker did not fork with s_dbw imported"
 
 

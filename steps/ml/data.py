@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from steps.errors import UserError
+from steps import UserError
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "species": ("Adelie", "Chinstrap", "Gentoo"),

@@ -1,4 +1,4 @@
-"""Glue shared by every entry point, written once: parameters, the run, the data set, errors.
+"""The run of one entry point, written once: parameters, the run, the data set, errors, how it ends.
 
 A step module declares its parameters and a body `(values, penguins) -> headline
 metrics`; `run_step` does the rest:
@@ -17,27 +17,23 @@ Bad input is one line on stderr and exit code 2; no run is left RUNNING.
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import sys
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from importlib.metadata import version
 from typing import Any
 
 import mlflow
-from mlflow.entities import DatasetInput
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from steps import imports_done
-from steps.errors import UserError
+from steps import UserError, imports_done
+from steps.cli.params import Param, parse_params, text
 from steps.ml.data import Penguins, load_penguins
-from steps.params import Param, parse_params, text
-from steps.probe import unreachable
+from steps.tracking.datasets import dataset_input
+from steps.tracking.server import HTTP_RETRY_DEFAULTS, check_tracking_server
 
 DATA = Param("data", "", text, "CSV or Parquet path/URI with the penguins columns; empty for the bundled data set")
 EXIT_BAD_INPUT = 2
@@ -54,95 +50,6 @@ def _raise_terminated(signum, frame):
 
 
 Body = Callable[[dict[str, Any], Penguins], Mapping[str, float]]
-
-
-def pinned(*distributions: str) -> list[str]:
-    """`name==version` of installed distributions: explicit pip requirements for log_model.
-
-    Passing them skips MLflow's requirement inference, which costs seconds per model.
-    """
-    return [f"{name}=={version(name)}" for name in ("mlflow", *distributions)]
-
-
-SKLEARN_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
-
-
-def log_sklearn_model(model, name: str, example) -> str:
-    """Log a fitted scikit-learn model as the active run's model `name`, tag its URI, return it.
-
-    Signature and input example from `example` (raw rows); skops format; pinned requirements.
-    """
-    from mlflow.models import infer_signature
-
-    info = mlflow.sklearn.log_model(
-        model,
-        name=name,
-        signature=infer_signature(example, model.predict(example)),
-        input_example=example,
-        pip_requirements=pinned(*SKLEARN_REQUIREMENTS),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-    )
-    mlflow.set_tag("model_uri", info.model_uri)
-    return info.model_uri
-
-
-@functools.lru_cache(maxsize=1)
-def dataset_input(penguins: Penguins) -> mlflow.data.Dataset:
-    """The cleaned table as an MLflow dataset: its source and a digest of its content.
-
-    Built once per table: run_step logs it, and main and tune_body_mass use it again.
-    """
-    with warnings.catch_warnings():
-        # MLflow registers its local-file source class twice and says so; the *_encoded codes
-        # are integers by design (never missing after cleaning). Neither is news to the user.
-        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
-        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
-        dataset = mlflow.data.from_pandas(penguins.frame, source=penguins.source, name="penguins")
-        _ = dataset.schema  # computed (and cached) now, under these filters
-    return dataset
-
-
-def log_dataset_to(run_ids: Sequence[str], dataset: mlflow.data.Dataset) -> None:
-    """Record `dataset` as a training input of runs that MLflow created for us (autolog children)."""
-    client = MlflowClient()
-    entity = DatasetInput(
-        dataset._to_mlflow_entity(), tags=[mlflow.entities.InputTag("mlflow.data.context", "training")]
-    )
-    for run_id in run_ids:
-        client.log_inputs(run_id, datasets=[entity])
-
-
-# MLflow retries a failed request 7 times with doubling waits: about 4 minutes before a dead
-# server is reported. These bounds still ride out a short outage (about 30 s of retries);
-# a user's own settings win. Spark executors get them too (steps/spark.py).
-HTTP_RETRY_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
-}
-
-
-def check_tracking_server(uri: str) -> None:
-    """Fail in seconds, naming the setting, when an http(s) tracking server does not answer
-    or refuses the credentials (MLFLOW_TRACKING_USERNAME / _PASSWORD or _TOKEN)."""
-    from urllib.parse import urlparse
-
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    shown = parsed._replace(netloc=f"{parsed.hostname}:{port}").geturl()  # never echo credentials in a URL
-    if reason := unreachable(parsed.hostname, port):
-        raise UserError(f"MLFLOW_TRACKING_URI: cannot reach {shown} ({reason}); is the tracking server running?")
-    try:
-        MlflowClient(uri).search_experiments(max_results=1)  # one cheap request that needs the credentials
-    except MlflowException as error:
-        if error.error_code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-            raise UserError(
-                f"MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD: {shown} refused them ({error.error_code}); "
-                "check the credentials"
-            ) from None
-        raise
 
 
 def _report(error: BaseException) -> None:

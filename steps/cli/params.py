@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from steps.errors import UserError
+from steps import UserError
 
 
 class ParamError(UserError):

@@ -1,16 +1,15 @@
 """The step parameters `main` exposes and passes on, each defined once.
 
 The steps that take one import it from here, and so does `main`, which thereby never
-imports the step modules: a scikit-learn step imports scikit-learn and skops before
-MLflow (see steps/classify_sex.py), and `main` must not pay for those imports.
-`spark_master` lives with the rest of the Spark policy, in steps/spark.py.
+imports a step module and its libraries. `spark_master` lives with the rest of the Spark
+policy, in steps/spark/session.py.
 """
 
 from __future__ import annotations
 
+from steps.cli.params import Param, choice, integer, number_list
 from steps.ml.clustering import DEFAULT_EPS, QUALITY
 from steps.ml.data import CATEGORIES
-from steps.params import Param, choice, integer, number_list
 
 SEED = Param("seed", "42", integer(), "random seed of the train/test split (and of the solver, where it has one)")
 ALPHAS = Param("alphas", "0.05,0.1,0.5,1,2,5", number_list(0, low_open=False), "Ridge alphas to try")

@@ -12,7 +12,7 @@
   instead of Spark retrying for minutes.
 * Console noise down to warnings; few shuffle partitions, as the data are small.
 * A local session can start Spark's Python daemon with the tasks' libraries already
-  imported (`worker_imports`, see steps/spark_daemon.py), so each worker need not.
+  imported (`worker_imports`, see steps/spark/daemon.py), so each worker need not.
 * Only a session this module started is stopped.
 """
 
@@ -27,9 +27,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from steps import PROJECT
-from steps.params import Param, ParamError, invalid
-from steps.probe import unreachable
-from steps.spark_daemon import WORKER_IMPORTS
+from steps.cli.params import Param, ParamError, invalid
+from steps.cli.probe import unreachable
+from steps.spark.daemon import WORKER_IMPORTS
+from steps.tracking.server import absolute_tracking_uri
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 SHUFFLE_PARTITIONS = "4"
@@ -81,53 +82,8 @@ def executor_environment(tracking_uri: str, experiment_id: str | None) -> dict[s
     return env
 
 
-def absolute_tracking_uri(uri: str) -> str:
-    """A relative `sqlite:///mlflow.db` means nothing in an executor's working directory."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + os.path.abspath(uri[len(prefix) :])
-    return uri
-
-
 def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
-
-
-def log_spark_model(spark, model, name: str, *, signature, input_example, pip_requirements: list[str]) -> str:
-    """Log a fitted pyspark.ml model as this run's model `name`; return its models:/ URI."""
-    import mlflow
-
-    if not is_connect(spark):
-        info = mlflow.spark.log_model(
-            model, name, signature=signature, input_example=input_example, pip_requirements=pip_requirements
-        )
-        return info.model_uri
-    # MLflow 3.17 saves Spark models through py4j, which a Spark Connect client does not have.
-    # So the Connect server writes the model into a directory this process can read (the same
-    # host, or a shared MLFLOW_DFS_TMP), a local Spark in a child process turns it into an
-    # MLflow model directory, and that directory is logged as the run's model.
-    import json
-    import subprocess
-    import tempfile
-
-    from mlflow.tracking import MlflowClient
-
-    with tempfile.TemporaryDirectory(dir=os.environ.get("MLFLOW_DFS_TMP")) as tmp:
-        model.write().overwrite().save(os.path.join(tmp, "sparkml"))
-        if not os.path.isdir(os.path.join(tmp, "sparkml")):
-            raise ParamError(
-                "spark_master: the Spark Connect server saved the model where this machine cannot read it;"
-                " set MLFLOW_DFS_TMP to a directory that both share"
-            )
-        input_example.to_parquet(os.path.join(tmp, "example.parquet"))
-        spec = {"signature": signature.to_dict(), "pip_requirements": pip_requirements}
-        Path(tmp, "spec.json").write_text(json.dumps(spec))
-        env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
-        subprocess.run([sys.executable, "-m", "steps.spark_export", tmp], check=True, env=env)
-        logged = mlflow.initialize_logged_model(name=name, model_type="spark")
-        MlflowClient().log_model_artifacts(logged.model_id, os.path.join(tmp, "model"))
-        mlflow.finalize_logged_model(logged.model_id, "READY")
-    return f"models:/{logged.model_id}"
 
 
 @contextmanager
@@ -137,7 +93,7 @@ def spark_session(
     """The session to use: the active one if any, else a new one on `master`, stopped on exit.
 
     `worker_imports`: modules the tasks use; a local session's Python daemon imports them
-    once, before it forks the workers (see steps/spark_daemon.py)."""
+    once, before it forks the workers (see steps/spark/daemon.py)."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -166,7 +122,7 @@ def spark_session(
             builder = builder.config("spark.pyspark.python", sys.executable)
             if worker_imports:
                 builder = (
-                    builder.config("spark.python.daemon.module", "steps.spark_daemon")
+                    builder.config("spark.python.daemon.module", "steps.spark.daemon")
                     .config("spark.executorEnv.PYTHONPATH", str(PROJECT))
                     .config(f"spark.executorEnv.{WORKER_IMPORTS}", ",".join(worker_imports))
                 )

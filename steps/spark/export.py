@@ -1,8 +1,8 @@
 """Turn a saved pyspark.ml model into an MLflow model directory, in a local Spark session.
 
-    python -m steps.spark_export DIR     # reads DIR/sparkml, DIR/example.parquet, DIR/spec.json; writes DIR/model
+    python -m steps.spark.export DIR     # reads DIR/sparkml, DIR/example.parquet, DIR/spec.json; writes DIR/model
 
-Used by steps.spark.log_spark_model for models trained over Spark Connect, whose
+Used by steps.spark.models.log_spark_model for models trained over Spark Connect, whose
 client process cannot start a classic session of its own.
 """
 
@@ -19,7 +19,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
 from steps import imports_done
-from steps.spark import LOG4J_CONFIG
+from steps.spark.session import LOG4J_CONFIG
 
 
 def export(directory: Path) -> None:

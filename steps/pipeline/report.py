@@ -1,0 +1,69 @@
+"""main's report: what each step logged, gathered into one page (report/report.html and report.md)."""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlparse
+
+import mlflow
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+from steps.pipeline import report_page
+from steps.pipeline.step_runs import StepResults
+
+
+def run_link(run) -> str:
+    uri = mlflow.get_tracking_uri()
+    if urlparse(uri).scheme in ("http", "https"):
+        return f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    return f"runs:/{run.info.run_id}"
+
+
+def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> report_page.StepSummary:
+    """What the report shows of one step; its plots are downloaded under `root`."""
+    outcome, source = step.outcome, step.run
+    # The run's own artifact store: by run id, every list and download would fetch the run again.
+    artifacts = get_artifact_repository(source.info.artifact_uri)
+    folder = root / outcome.entry_point
+    folder.mkdir()
+    plots = []
+    for where in ("", "plots"):
+        for item in artifacts.list_artifacts(where or None):
+            if item.path.endswith(".png"):
+                local = artifacts.download_artifacts(item.path, dst_path=str(folder))
+                plots.append(Path(local).relative_to(root))
+    table = []
+    for r in step.groups:
+        select_by = r.data.params.get("select_by", "")
+        value = r.data.metrics.get(select_by)
+        table.append({
+            "group": r.data.tags.get("penguins.group", ""),
+            "best eps": r.data.tags.get("best_eps", ""),
+            select_by: "" if value is None else f"{value:.4g}",
+            "model": r.data.tags.get("best_model_uri", ""),
+        })  # fmt: skip
+    models = {"model": source.data.tags["model_uri"]} if "model_uri" in source.data.tags else {}
+    return report_page.StepSummary(
+        entry_point=outcome.entry_point,
+        run_id=outcome.source_run_id,
+        state=outcome.state,
+        link=run_link(source),
+        metrics=dict(source.data.metrics),
+        models=models,
+        plots=sorted(plots),
+        table=table,
+        registered=registered,
+    )
+
+
+def log_report(results: list[StepResults], registered: dict[str, dict[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with ThreadPoolExecutor(len(results)) as pool:  # mostly waiting on downloads: one thread per step
+            summaries = list(pool.map(lambda r: summarise(r, root, registered.get(r.outcome.entry_point, {})), results))
+        title = f"mlflow-penguins: main run {mlflow.active_run().info.run_id}"
+        (root / "report.md").write_text(report_page.markdown(title, summaries))
+        (root / "report.html").write_text(report_page.html_page(title, summaries, root))
+        mlflow.log_artifacts(tmp, "report")

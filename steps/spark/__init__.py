@@ -1,0 +1,1 @@
+"""Spark: the session policy every Spark step uses, the local Python daemon, logging Spark models."""
