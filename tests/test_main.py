@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
-
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from steps.main import ALIAS, BACKGROUND_NICE, CACHE, REUSED_FROM, SOURCE_MODEL, STEP, STEPS, yield_cpu
+from steps.main import STEPS
+from steps.pipeline.registry import ALIAS, SOURCE_MODEL
+from steps.pipeline.step_runs import CACHE, REUSED_FROM, STEP
 from tests.support import child_runs, free_port, mlflow_run, runs_of
 
 MAIN_TIMEOUT = 900
@@ -24,24 +21,6 @@ def steps_of(main_run) -> dict:
 
 def states(main_run) -> dict[str, str]:
     return {name: run.data.tags[CACHE] for name, run in steps_of(main_run).items()}
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
-def test_yield_cpu_lowers_the_calling_thread_and_the_processes_it_starts_only():
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    seen = {}
-
-    def start_a_step():
-        yield_cpu()
-        seen["thread"] = os.getpriority(os.PRIO_PROCESS, 0)
-        child = [sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"]
-        seen["child"] = int(subprocess.run(child, capture_output=True, text=True, check=True).stdout)
-
-    thread = threading.Thread(target=start_a_step)
-    thread.start()
-    thread.join()
-    assert seen == {"thread": min(before + BACKGROUND_NICE, 19), "child": min(before + BACKGROUND_NICE, 19)}
-    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the rest of main keeps its priority
 
 
 def run_main(experiment, tracking_uri, **params):
