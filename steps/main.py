@@ -31,7 +31,7 @@ from steps.cli.params import Param, as_text, boolean
 from steps.cli.shared_params import ALPHAS, EPS, GROUP_BY, MIN_SAMPLES, SEED, SELECT_BY
 from steps.pipeline.cache import cache_key, code_version, effective_params
 from steps.pipeline.registry import register_models
-from steps.pipeline.report import log_report
+from steps.pipeline.report import log_report, where_to_look
 from steps.pipeline.step_runs import CACHE_KEY, StepResults, find_cached, read_results, record_reuse, run_fresh
 from steps.spark.session import SPARK_MASTER
 from steps.tracking.datasets import dataset_input
@@ -97,6 +97,8 @@ def pipeline(values, penguins):
 
     registered = register_models(client, results) if values["register"] else {}
     log_report(results, registered)
+    for line in where_to_look(run):
+        print(line)
     fresh = sum(r.outcome.state == "fresh" for r in results)
     return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}
 

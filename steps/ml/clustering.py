@@ -41,7 +41,7 @@ class EpsResult:
 def cluster_metrics(scaled: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
     """The seven metrics of one clustering of `scaled` (labels -1 = noise)."""
     # scikit-learn and s_dbw are imported where used: declaring cluster_islands' parameters
-    # (DEFAULT_EPS, QUALITY) must not cost the seconds they take to import.
+    # (DEFAULT_EPS, QUALITY) must not pay for importing them.
     from s_dbw import S_Dbw
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 

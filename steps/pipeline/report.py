@@ -12,13 +12,34 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 
 from steps.pipeline import report_page
 from steps.pipeline.step_runs import StepResults
+from steps.tracking.server import absolute_tracking_uri
+
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+
+
+def run_page(run) -> str:
+    """The run's page in the UI, relative to the UI's address."""
+    return f"/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
 
 
 def run_link(run) -> str:
     uri = mlflow.get_tracking_uri()
     if urlparse(uri).scheme in ("http", "https"):
-        return f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+        return uri.rstrip("/") + run_page(run)
     return f"runs:/{run.info.run_id}"
+
+
+def where_to_look(run) -> list[str]:
+    """What main prints at its end: where the report is and how to open the runs in the UI."""
+    lines = [f"main: report: {run.info.artifact_uri.rstrip('/')}/report/report.html"]
+    uri = mlflow.get_tracking_uri()
+    if urlparse(uri).scheme in ("http", "https"):
+        lines.append(f"main: open the run: {run_link(run)}")
+    elif urlparse(uri).scheme in ("sqlite", "file", ""):
+        store = absolute_tracking_uri(uri) if uri.startswith("sqlite:") else Path(uri.removeprefix("file:")).resolve()
+        lines.append(f"main: open the runs: mlflow ui --backend-store-uri {store}")
+        lines.append(f"main: then browse to {UI_ADDRESS}{run_page(run)}")
+    return lines
 
 
 def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> report_page.StepSummary:
@@ -38,12 +59,10 @@ def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> repo
     for r in step.groups:
         select_by = r.data.params.get("select_by", "")
         value = r.data.metrics.get(select_by)
-        table.append({
-            "group": r.data.tags.get("penguins.group", ""),
-            "best eps": r.data.tags.get("best_eps", ""),
-            select_by: "" if value is None else f"{value:.4g}",
-            "model": r.data.tags.get("best_model_uri", ""),
-        })  # fmt: skip
+        row = {"group": r.data.tags.get("penguins.group", ""), "best eps": r.data.tags.get("best_eps", "")}
+        row[select_by] = "" if value is None else f"{value:.4g}"
+        row["model"] = r.data.tags.get("best_model_uri", "")
+        table.append(row)
     models = {"model": source.data.tags["model_uri"]} if "model_uri" in source.data.tags else {}
     return report_page.StepSummary(
         entry_point=outcome.entry_point,

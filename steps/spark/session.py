@@ -36,9 +36,8 @@ LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 SHUFFLE_PARTITIONS = "4"
 LOCAL_MASTER = re.compile(r"^local(\[(\*|\d+)(,\s*\d+)?\])?$")
 CLUSTER_MASTER = re.compile(r"^(spark|sc|k8s)://\S+$|^yarn$")
-# A local session lives for seconds and handles a few hundred rows: compiling hot code with the
-# optimising JIT (C2) costs a core for most of that time and never pays back. C1 only, and
-# the serial collector, roughly halve the CPU a local Spark step uses (measured: 52 -> 31 core-s).
+# A local session is short and its data small: the optimising JIT (C2) and a parallel
+# collector cost more CPU than they save (docs/performance.md).
 LOCAL_JVM_OPTIONS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 ALLOWED = "local[*], local[N], spark://host:port, sc://host:port, yarn or k8s://..."
 

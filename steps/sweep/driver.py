@@ -21,8 +21,8 @@ def delete_unnamed_runs(client, config: SweepConfig, results: pd.DataFrame) -> i
     kept = {*results["run_id"], *results["group_run_id"]}
     stray, token = [], None
     while True:
-        page = client.search_runs([config.experiment_id], f"tags.`{JOB}` = '{config.job_run_id}'",
-                                  max_results=1000, page_token=token)  # fmt: skip
+        of_this_job = f"tags.`{JOB}` = '{config.job_run_id}'"
+        page = client.search_runs([config.experiment_id], of_this_job, max_results=1000, page_token=token)
         stray += [r.info.run_id for r in page if r.info.run_id not in kept]
         token = page.token
         if not token:

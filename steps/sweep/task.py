@@ -42,11 +42,10 @@ FAULT_MESSAGE = "injected fault: the first attempt of this task fails after logg
 def worker_imports(tracking_uri: str) -> tuple[str, ...]:
     """What a sweep task imports: scikit-learn, s_dbw, skops, MLflow and its tracking store.
 
-    In that order: skops's import looks up each SciPy ufunc it trusts in every module loaded
-    before SciPy's, and after MLflow's hundreds of modules that takes a second more."""
+    In that order: skops's import is cheaper before MLflow's modules (docs/performance.md)."""
+    scikit_learn = ("sklearn.cluster", "sklearn.metrics", "sklearn.pipeline", "sklearn.preprocessing")
     store = ("mlflow.store.tracking.sqlalchemy_store",) if tracking_uri.startswith("sqlite:") else ()
-    return ("sklearn.cluster", "sklearn.metrics", "sklearn.pipeline", "sklearn.preprocessing", "s_dbw", "skops.io",
-            "mlflow.sklearn", *store)  # fmt: skip
+    return (*scikit_learn, "s_dbw", "skops.io", "mlflow.sklearn", *store)
 
 
 def group_task(config: SweepConfig):
@@ -145,8 +144,8 @@ def _log_eps_run(client, config, group, group_run_id, identity, result, now, fau
     undefined = sorted(set(result.metrics) - set(defined))
     tags = {**identity, PARENT: group_run_id, LEVEL: "eps", EPS: label}
     if undefined:
-        tags.update(undefined_metrics=",".join(undefined),
-                    undefined_reason="fewer than two clusters among the clustered points")  # fmt: skip
+        tags["undefined_metrics"] = ",".join(undefined)
+        tags["undefined_reason"] = "fewer than two clusters among the clustered points"
     # All tags at creation: a log_batch with tags costs the server one more transaction.
     run_id = client.create_run(config.experiment_id, tags=tags, run_name=run_name(group, result.eps)).info.run_id
     if fault == "crash":
@@ -155,12 +154,12 @@ def _log_eps_run(client, config, group, group_run_id, identity, result, now, fau
     if fault:
         raise RuntimeError(FAULT_MESSAGE)
     model_uri = _log_model(client, config, result.model, run_id, saving)
+    params = {"eps": label, "min_samples": str(config.min_samples), "group_by": config.group_by, "group": group}
     client.log_batch(
         run_id,
         metrics=[Metric(k, v, now, 0) for k, v in defined.items()],
-        params=[Param("eps", label), Param("min_samples", str(config.min_samples)),
-                Param("group_by", config.group_by), Param("group", group)],
-    )  # fmt: skip
+        params=[Param(k, v) for k, v in params.items()],
+    )
     client.set_terminated(run_id, "FINISHED")
     return run_id, model_uri
 
@@ -173,8 +172,9 @@ def _create_group_run(client, config: SweepConfig, group: str, identity: dict[st
     )
 
 
-def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.DataFrame, now: int,
-                      logged: bool) -> None:  # fmt: skip
+def _finish_group_run(
+    client, config: SweepConfig, group_run_id: str, frame: pd.DataFrame, now: int, logged: bool
+) -> None:
     """Record the best eps by `select_by` and its metrics on the group run (unless an earlier
     attempt `logged` them already), then end it."""
     from mlflow.entities import Metric, RunTag
@@ -185,8 +185,9 @@ def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.
     if chosen is None:
         tags.append(RunTag("best_eps", f"none: {config.select_by} is undefined for every eps"))
     else:
-        tags += [RunTag("best_eps", eps_label(chosen["eps"])), RunTag("best_run_id", chosen["run_id"]),
-                 RunTag("best_model_uri", chosen["model_uri"])]  # fmt: skip
+        best = {"best_eps": eps_label(chosen["eps"]), "best_run_id": chosen["run_id"]}
+        best["best_model_uri"] = chosen["model_uri"]
+        tags += [RunTag(k, v) for k, v in best.items()]
         metrics = [Metric("best_eps", float(chosen["eps"]), now, 0)]
         metrics += [Metric(k, float(chosen[k]), now, 0) for k in clustering.METRICS if not np.isnan(chosen[k])]
     if not logged:
@@ -195,12 +196,12 @@ def _finish_group_run(client, config: SweepConfig, group_run_id: str, frame: pd.
 
 
 def _log_model(client, config: SweepConfig, model, run_id: str, saving) -> str:
-    """Log `model` as the run's logged model with 8 requests (Model.log makes ~23: it also
+    """Log `model` as the run's logged model with 8 requests (Model.log makes more: it also
     re-reads the run's params and every metric's history, which this run does not have yet).
     The run's outputs name the model, as log_model's do.
 
     `saving` is a lock held while the model is saved: on its first save in a process, MLflow
-    scans every installed package (seconds), and unlocked each thread would scan at once."""
+    scans every installed package, and unlocked each thread would scan at once."""
     import logging
     import tempfile
 

@@ -9,6 +9,8 @@ metrics`; `run_step` does the rest:
 * attaches to the run `mlflow run` created (MLFLOW_RUN_ID), or starts a new one when
   the module runs on its own (`python -m steps.<step>`), in the experiment and on the
   tracking server that MLflow's environment variables name (default: ./mlflow.db);
+* names the run after what it is (`cluster_islands eps=0.5`, see run_name) unless the
+  user named it (`mlflow run --run-name`);
 * logs the parameters MLflow has not logged yet and the data set as a dataset input;
 * ends the run FINISHED, or FAILED with an `error` tag, or KILLED on Ctrl-C or SIGTERM.
 
@@ -25,9 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import mlflow
+from mlflow.entities import Param as LoggedParam
+from mlflow.entities import RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from steps import UserError, imports_done
 from steps.cli.params import Param, parse_params, text
@@ -39,6 +43,7 @@ DATA = Param("data", "", text, "CSV or Parquet path/URI with the penguins column
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 EXIT_TERMINATED = 143  # SIGTERM
+RUN_NAME_LENGTH = 120  # what the UI's run list shows without cutting
 
 
 class Terminated(KeyboardInterrupt):
@@ -50,6 +55,28 @@ def _raise_terminated(signum, frame):
 
 
 Body = Callable[[dict[str, Any], Penguins], Mapping[str, float]]
+
+
+def run_name(step: str, params: Sequence[Param], values: Mapping[str, Any], texts: Mapping[str, str]) -> str:
+    """The entry point, then each parameter whose value is not its default, as given: `cluster_islands eps=0.5`.
+
+    `data` shows its file name only."""
+    changed = []
+    for param in params:
+        if values[param.name] != param.parse(param.name, param.default):
+            shown = texts[param.name].strip()
+            changed.append(f"{param.name}={shown.rstrip('/').rsplit('/', 1)[-1] if param is DATA else shown}")
+    name = " ".join([step, *changed])
+    return name if len(name) <= RUN_NAME_LENGTH else name[: RUN_NAME_LENGTH - 1] + "…"
+
+
+def is_generated_name(name: str) -> bool:
+    """Whether `name` is one MLflow made up (`whimsical-mink-646`), not one a user gave."""
+    # Private MLflow word lists: tests/test_run_names.py fails if they move or change shape.
+    from mlflow.utils.name_utils import _GENERATOR_NOUNS, _GENERATOR_PREDICATES
+
+    parts = name.split("-")
+    return len(parts) == 3 and parts[0] in _GENERATOR_PREDICATES and parts[1] in _GENERATOR_NOUNS and parts[2].isdigit()
 
 
 def _report(error: BaseException) -> None:
@@ -168,11 +195,17 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
             _end_run(MlflowClient(), given_run_id, "FAILED", error_tag(error))
         sys.exit(EXIT_BAD_INPUT)
 
-    run = mlflow.start_run(run_name=None if given_run_id else step)
+    name = run_name(step, (DATA, *params), values, texts)
+    run = mlflow.start_run(run_name=None if given_run_id else name)
     run_id = run.info.run_id
     try:
         logged = run.data.params
-        mlflow.log_params({name: value for name, value in texts.items() if name not in logged})
+        rename = given_run_id is not None and is_generated_name(run.info.run_name or "")
+        MlflowClient().log_batch(
+            run_id,
+            params=[LoggedParam(key, value) for key, value in texts.items() if key not in logged],
+            tags=[RunTag(MLFLOW_RUN_NAME, name)] if rename else [],
+        )
         mlflow.log_input(dataset_input(penguins), context="training")
         headline = body(values, penguins)
     except BaseException as error:
