@@ -32,12 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 import mlflow
 
+from harness.cli import fresh_experiment_name
+from harness.servers import cpu_seconds, start_tracking_server, stop_process
 from steps.ml import clustering
 from steps.ml.data import load_penguins
 from steps.spark.session import spark_session
-from steps.sweep.task import RESULT_SCHEMA, SweepConfig, run_sweep, worker_imports
+from steps.sweep.config import RESULT_SCHEMA, SweepConfig
+from steps.sweep.driver import run_sweep
+from steps.sweep.task import worker_imports
 from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
-from tests.support import cpu_seconds, start_tracking_server, stop_process
 
 
 def synthetic_penguins(groups: int, rows_per_group: int = 110, seed: int = 0) -> pd.DataFrame:
@@ -70,18 +73,22 @@ def tutorial_style_task(tracking_uri: str, experiment_id: str, parent_run_id: st
         group = str(key[0])
         out = []
         for result in clustering.sweep(rows, clustering.FEATURES, eps_values, 3):
-            with mlflow.start_run(experiment_id=experiment_id, parent_run_id=parent_run_id,
-                                  run_name=f"{group}-eps{result.eps:g}") as run:  # fmt: skip
+            run_name = f"{group}-eps{result.eps:g}"
+            with mlflow.start_run(experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=run_name) as run:
                 mlflow.log_param("eps", result.eps)
                 for name, value in result.metrics.items():
                     mlflow.log_metric(name, -1 if value is None else value)  # the tutorial's -1
                 info = mlflow.sklearn.log_model(result.model, name="dbscan")  # infers requirements
-            row = {k: (np.nan if v is None else v) for k, v in result.metrics.items()}
-            out.append({"group": group, "eps": result.eps, **row, "run_id": run.info.run_id,
-                        "model_uri": info.model_uri, "group_run_id": parent_run_id})  # fmt: skip
+            metrics = {k: (np.nan if v is None else v) for k, v in result.metrics.items()}
+            ids = {"run_id": run.info.run_id, "model_uri": info.model_uri, "group_run_id": parent_run_id}
+            out.append({"group": group, "eps": result.eps, **metrics, **ids})
         return pd.DataFrame(out)
 
     return run_group
+
+
+def ms_per(seconds: float, count: int) -> str:
+    return f"{seconds / count * 1000:.0f} ms"
 
 
 def timed(label: str, fn):
@@ -118,13 +125,22 @@ def main() -> None:
             mlflow.set_tracking_uri(tracking_uri)
             os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
             client = mlflow.MlflowClient()
-            experiment_id = client.create_experiment(f"bench-{int(time.time())}")
+            experiment_id = client.create_experiment(fresh_experiment_name("bench-cluster-sweep"))
             requirements = tuple(pinned(*SKLEARN_REQUIREMENTS))
 
             def ours() -> pd.DataFrame:
                 job = client.create_run(experiment_id, run_name="bench-ours")
-                config = SweepConfig(tracking_uri, experiment_id, job.info.run_id, "island", clustering.FEATURES,
-                                     eps_values, 3, "s_dbw", requirements)  # fmt: skip
+                config = SweepConfig(
+                    tracking_uri=tracking_uri,
+                    experiment_id=experiment_id,
+                    job_run_id=job.info.run_id,
+                    group_by="island",
+                    features=clustering.FEATURES,
+                    eps_values=eps_values,
+                    min_samples=3,
+                    select_by="s_dbw",
+                    pip_requirements=requirements,
+                )
                 return run_sweep(spark, rows, config, progress_every_s=5)
 
             with spark_session(args.spark_master, "bench-cluster-sweep", {}, worker_imports(tracking_uri)) as spark:
@@ -132,8 +148,10 @@ def main() -> None:
                 server_cpu = cpu_seconds(server.pid) if server else 0.0
                 warm, results = timed("ours, warm", ours)
                 assert len(results) == n_runs
-                print(f"ours: {warm / n_groups * 1000:.0f} ms per group, {warm / n_runs * 1000:.0f} ms per eps run "
-                      f"(warm); {cold / n_groups * 1000:.0f} ms per group (cold)")  # fmt: skip
+                print(
+                    f"ours: {ms_per(warm, n_groups)} per group, {ms_per(warm, n_runs)} per eps run (warm); "
+                    f"{ms_per(cold, n_groups)} per group (cold)"
+                )
                 if server:  # the single-process server is this sweep's bottleneck: show its share
                     print(f"tracking server CPU during the warm sweep: {cpu_seconds(server.pid) - server_cpu:.2f} s")
                 if not args.skip_tutorial:

@@ -28,19 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 import mlflow
 
 from bench.cluster_sweep import tutorial_style_task
+from harness.cli import fresh_experiment_name, mlflow_run_command
+from harness.servers import start_tracking_server, stop_process
+from steps import PROJECT
 from steps.ml import clustering
 from steps.ml.data import load_penguins
 from steps.spark.session import spark_session
-from steps.sweep.task import RESULT_SCHEMA
-from tests.support import PROJECT, start_tracking_server, stop_process
+from steps.sweep.config import RESULT_SCHEMA
 
 STEP_TIME = re.compile(r"^main: (\w+): (fresh|reused) \(run \w+, ([\d.]+) s\)$", re.M)
 
 
 def run_main(tracking_uri: str, experiment: str, entry_point: str = "main") -> tuple[float, dict[str, float]]:
     """Wall time of one `mlflow run` of an entry point, and each step's time as main printed it."""
-    cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "-e", entry_point, "--env-manager", "local",
-           "--experiment-name", experiment]  # fmt: skip
+    cmd = mlflow_run_command(PROJECT, entry_point, experiment, {})
     started = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri})
     seconds = time.monotonic() - started
@@ -51,7 +52,7 @@ def run_main(tracking_uri: str, experiment: str, entry_point: str = "main") -> t
 
 def tutorial_style_sweep(tracking_uri: str) -> float:
     client = mlflow.MlflowClient(tracking_uri)
-    experiment_id = client.create_experiment(f"bench-main-tutorial-{int(time.time())}")
+    experiment_id = client.create_experiment(fresh_experiment_name("bench-main-tutorial"))
     parent = client.create_run(experiment_id, run_name="tutorial-style").info.run_id
     rows = load_penguins().frame.loc[:, ["island", *clustering.FEATURES]]
     task = tutorial_style_task(tracking_uri, experiment_id, parent, clustering.DEFAULT_EPS)
@@ -68,15 +69,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tracking_uri, server = start_tracking_server(Path(tmp))
         try:
-            experiment = f"bench-main-{int(time.time())}"
+            experiment = fresh_experiment_name("bench-main")
             cold, steps = run_main(tracking_uri, experiment)
             per_step = ", ".join(f"{k} {v:.1f} s" for k, v in steps.items())
             print(f"main, cold (every step fresh): {cold:.1f} s ({per_step})")
             warm, _ = run_main(tracking_uri, experiment)
             print(f"main, warm (every step reused): {warm:.1f} s")
             if not args.skip_tutorial:
-                others = {step: run_main(tracking_uri, f"{experiment}-one-by-one", step)[0]
-                          for step in ("classify_sex", "tune_body_mass", "classify_species")}  # fmt: skip
+                one_by_one = fresh_experiment_name("bench-main-one-by-one")
+                others = {
+                    step: run_main(tracking_uri, one_by_one, step)[0]
+                    for step in ("classify_sex", "tune_body_mass", "classify_species")
+                }
                 sweep = tutorial_style_sweep(tracking_uri)
                 baseline = sweep + sum(others.values())
                 shown = ", ".join(f"{k} {v:.1f} s" for k, v in others.items())

@@ -24,7 +24,8 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-from tests.support import cpu_seconds, start_tracking_server, stop_process
+from harness.cli import fresh_experiment_name
+from harness.servers import cpu_seconds, start_tracking_server, stop_process
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
         uri, server = start_tracking_server(Path(tmp))
         try:
             client = MlflowClient(uri)
-            experiment_id = client.create_experiment("server-requests")
+            experiment_id = client.create_experiment(fresh_experiment_name("bench-server-requests"))
             file = Path(tmp, "MLmodel")
             file.write_text("x" * 500)
             runs, models = [], []

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
-
 import mlflow
 import pytest
 
+from harness.cli import fresh_experiment_name
+from harness.servers import start_tracking_server, stop_process
 from tests.spark_cluster import start_cluster, start_connect_server
-from tests.support import start_tracking_server, stop_process
+
+# A fixture that starts a real service -> the marker a test using it must carry, so that
+# `pytest -m "not e2e and not spark"` (the quick unit tests) never starts one.
+MARKER_OF_FIXTURE = {"tracking_uri": "e2e", "spark_cluster": "spark", "spark_connect": "spark"}
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [
+        f"{item.nodeid} (uses {fixture}, not marked {marker})"
+        for item in items
+        for fixture, marker in MARKER_OF_FIXTURE.items()
+        if fixture in item.fixturenames and item.get_closest_marker(marker) is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests missing a marker:\n" + "\n".join(unmarked))
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +38,8 @@ def tracking_uri(tmp_path_factory):
 
 @pytest.fixture
 def experiment(tracking_uri, request):
-    """A fresh experiment name per test, so runs never mix."""
-    return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"
+    """A fresh experiment name per test (named after it), so runs never mix."""
+    return fresh_experiment_name(request.node.name)
 
 
 def serve_until_done(value, processes):

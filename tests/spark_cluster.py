@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyspark
 
-from tests.support import free_port, start_process, stop_process
+from harness.servers import free_port, start_process, stop_process
 
 SPARK_HOME = Path(pyspark.__file__).parent
 
@@ -53,25 +53,15 @@ def start_cluster(root: Path, workers: int = 2) -> tuple[Cluster, list[subproces
     env = spark_env(root)
     port, web_port = free_port(), free_port()
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
-    processes = [
-        start_process(
-            [spark_class, "org.apache.spark.deploy.master.Master",
-             "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(web_port)],
-            root / "master.log", env=env,
-        )
-    ]  # fmt: skip
+    master = [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port)]
+    processes = [start_process([*master, "--webui-port", str(web_port)], root / "master.log", env=env)]
     cluster = Cluster(f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{web_port}", root)
     for n in range(workers):
         work_dir = root / f"work-{n}"
         work_dir.mkdir()
-        processes.append(
-            start_process(
-                [spark_class, "org.apache.spark.deploy.worker.Worker", cluster.master_url,
-                 "--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
-                 "--work-dir", str(work_dir), "--webui-port", str(free_port())],
-                root / f"worker-{n}.log", env=env,
-            )
-        )  # fmt: skip
+        worker = [spark_class, "org.apache.spark.deploy.worker.Worker", cluster.master_url, "--host", "127.0.0.1"]
+        resources = ["--cores", "1", "--memory", "1g", "--work-dir", str(work_dir), "--webui-port", str(free_port())]
+        processes.append(start_process([*worker, *resources], root / f"worker-{n}.log", env=env))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         dead = [p for p in processes if p.poll() is not None]
@@ -93,14 +83,14 @@ def start_connect_server(root: Path) -> tuple[str, subprocess.Popen]:
     """sbin/start-connect-server.sh in the foreground, on a free port of 127.0.0.1."""
     port = free_port()
     env = spark_env(root)
-    process = start_process(
-        ["bash", str(SPARK_HOME / "sbin" / "start-connect-server.sh"),
-         "--master", "local[2]",
-         "--conf", f"spark.connect.grpc.binding.port={port}",
-         "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-         "--conf", "spark.sql.shuffle.partitions=4"],
-        root / "connect.log", env=env,
-    )  # fmt: skip
+    conf = {
+        "spark.connect.grpc.binding.port": port,
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.sql.shuffle.partitions": 4,
+    }
+    cmd = ["bash", str(SPARK_HOME / "sbin" / "start-connect-server.sh"), "--master", "local[2]"]
+    cmd += [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
+    process = start_process(cmd, root / "connect.log", env=env)
     deadline = time.monotonic() + 120
     url = f"sc://127.0.0.1:{port}"
     from steps.spark.session import ensure_reachable

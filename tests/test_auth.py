@@ -20,7 +20,11 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.support import PROJECT, mlflow_run, start_tracking_server, stop_process
+from harness.servers import start_tracking_server, stop_process
+from steps import PROJECT
+from tests.support import mlflow_run
+
+pytestmark = pytest.mark.e2e
 
 
 @dataclass
@@ -69,18 +73,22 @@ def files_containing(secret: str, *roots: Path) -> list[Path]:
     return [f for root in roots for f in root.rglob("*") if f.is_file() and needle in f.read_bytes()]
 
 
+@pytest.mark.spark
+@pytest.mark.slow
 def test_every_step_logs_with_credentials_and_the_password_is_nowhere(
     auth_server, spark_cluster, experiment, monkeypatch
 ):
-    result = mlflow_run("main", experiment, auth_server.uri, timeout=900, env=credentials(auth_server),
-                        eps="0.5", spark_master=spark_cluster.master_url)  # fmt: skip
+    params = {"eps": "0.5", "spark_master": spark_cluster.master_url}
+    result = mlflow_run("main", experiment, auth_server.uri, timeout=900, env=credentials(auth_server), **params)
     assert result.returncode == 0, result.stderr[-4000:]
 
     for name, value in auth_server.admin.items():
         monkeypatch.setenv(name, value)
     client = MlflowClient(auth_server.uri)
-    (found,) = [client.get_experiment_by_name(experiment)]
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None and found.name == experiment
     runs = client.search_runs([found.experiment_id], max_results=1000)
+    assert result.run_id in {r.info.run_id for r in runs}  # the experiment holds the run `mlflow run` made
     assert all(r.info.status == "FINISHED" for r in runs)
     steps = [r for r in runs if r.data.tags.get("penguins.step")]
     assert sorted(r.data.tags["penguins.step"] for r in steps) == sorted(
@@ -104,8 +112,8 @@ def test_every_step_logs_with_credentials_and_the_password_is_nowhere(
 def test_wrong_credentials_are_one_line(auth_server, experiment):
     wrong = f"wrong-{secrets.token_hex(8)}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": auth_server.uri, **credentials(auth_server, wrong)}
-    done = subprocess.run([sys.executable, "-m", "steps.classify_sex"], capture_output=True, text=True, env=env,
-                          cwd=PROJECT, timeout=120)  # fmt: skip
+    step = [sys.executable, "-m", "steps.classify_sex"]
+    done = subprocess.run(step, capture_output=True, text=True, env=env, cwd=PROJECT, timeout=120)
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD: ") and "refused" in line

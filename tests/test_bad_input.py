@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,8 +9,12 @@ import time
 import pandas as pd
 import pytest
 
+from harness.servers import free_port
+from steps import PROJECT
 from steps.ml.data import bundled_csv_path
-from tests.support import PROJECT, free_port, mlflow_run, runs_of
+from tests.support import mlflow_run, runs_of, tracking_env
+
+pytestmark = [pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +85,8 @@ def test_an_unreachable_tracking_server_is_one_line_in_seconds(step, tmp_path):
     # (about 4 minutes, then a traceback): the steps' own check shows in a direct start.
     dead = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", f"steps.{step}"], capture_output=True, text=True, cwd=PROJECT,
-                          env={**os.environ, "MLFLOW_TRACKING_URI": dead}, timeout=120)  # fmt: skip
+    command = [sys.executable, "-m", f"steps.{step}"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, env=tracking_env(dead), timeout=120)
     assert time.monotonic() - started < 60
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [

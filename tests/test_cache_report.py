@@ -74,12 +74,26 @@ def test_the_report_shows_every_step_with_its_plots_inlined(tmp_path):
     png = tmp_path / "classify_sex" / "roc_curve.png"
     png.parent.mkdir()
     png.write_bytes(b"\x89PNG fake bytes")
-    summaries = [
-        StepSummary("classify_sex", "a" * 32, "fresh", "http://h/#/experiments/1/runs/" + "a" * 32,
-                    {"eval_acc": 0.92537}, {"model": "models:/m-1"}, [Path("classify_sex/roc_curve.png")]),
-        StepSummary("cluster_islands", "b" * 32, "reused", "runs:/" + "b" * 32, {}, {},
-                    table=[{"group": "Biscoe", "best eps": "0.5"}], registered={"penguins-dbscan-island-Biscoe": "2"}),
-    ]  # fmt: skip
+    fresh = StepSummary(
+        entry_point="classify_sex",
+        run_id="a" * 32,
+        state="fresh",
+        link="http://h/#/experiments/1/runs/" + "a" * 32,
+        metrics={"eval_acc": 0.92537},
+        models={"model": "models:/m-1"},
+        plots=[Path("classify_sex/roc_curve.png")],
+    )
+    reused = StepSummary(
+        entry_point="cluster_islands",
+        run_id="b" * 32,
+        state="reused",
+        link="runs:/" + "b" * 32,
+        metrics={},
+        models={},
+        table=[{"group": "Biscoe", "best eps": "0.5"}],
+        registered={"penguins-dbscan-island-Biscoe": "2"},
+    )
+    summaries = [fresh, reused]
     page = markdown("title", summaries)
     assert "| classify_sex | fresh | [aaaaaaaa](http://h/#/experiments/1/runs/" in page
     assert "eval_acc 0.9254" in page and "`models:/m-1`" in page

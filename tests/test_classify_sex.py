@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 
 import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from harness.cli import fresh_experiment_name
+from steps import PROJECT
 from steps.ml.data import load_penguins
-from tests.support import PROJECT, mlflow_run, runs_of
+from tests.support import mlflow_run, runs_of, tracking_env
+
+pytestmark = [pytest.mark.e2e]
 
 METRICS = ("train_acc", "eval_acc", "auc_score", "reloaded_eval_acc")
 
 
 @pytest.fixture(scope="module")
 def sex_run(tracking_uri):
-    experiment = f"classify-sex-{uuid.uuid4().hex[:8]}"
-    result = mlflow_run("classify_sex", experiment, tracking_uri)
+    result = mlflow_run("classify_sex", fresh_experiment_name("classify-sex"), tracking_uri)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.run()
 
@@ -77,10 +78,9 @@ def test_logged_model_loads_and_scores_raw_penguins(sex_run):
     assert "mlflow==3.17.2" in lines and any(line.startswith("scikit-learn==") for line in lines)
 
 
-def test_standalone_run_gives_identical_metrics(sex_run, tracking_uri):
+def test_standalone_run_gives_identical_metrics(sex_run, tracking_uri, experiment):
     """`python -m steps.classify_sex` (no MLflow Projects) logs a new run with the same numbers."""
-    experiment = f"standalone-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_EXPERIMENT_NAME": experiment}
+    env = tracking_env(tracking_uri, {"MLFLOW_EXPERIMENT_NAME": experiment})
     done = subprocess.run(
         [sys.executable, "-m", "steps.classify_sex"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
     )

@@ -3,22 +3,23 @@ and a Spark Connect server, each logging to the real tracking server."""
 
 from __future__ import annotations
 
-import uuid
-
 import mlflow
 import pandas as pd
 import pytest
 
+from harness.cli import fresh_experiment_name
 from steps.ml.data import load_penguins
 from steps.ml.species import FEATURES, SPECIES
 from tests.support import mlflow_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 
 METRICS = {"train_acc", "eval_acc", *(f"f1_{name}" for name in SPECIES)}
 
 
 def run_species(tracking_uri, **params):
-    result = mlflow_run("classify_species", f"species-{uuid.uuid4().hex[:8]}", tracking_uri,
-                        env={"SPARK_LOCAL_IP": "127.0.0.1"}, **params)  # fmt: skip
+    experiment = fresh_experiment_name("species")
+    result = mlflow_run("classify_species", experiment, tracking_uri, env={"SPARK_LOCAL_IP": "127.0.0.1"}, **params)
     assert result.returncode == 0, result.stderr[-3000:]
     run = result.run()
     assert run.info.status == "FINISHED"
@@ -62,6 +63,7 @@ def test_same_seed_same_metrics(local_run, tracking_uri):
     assert {m: again.data.metrics[m] for m in METRICS} == {m: local_run.data.metrics[m] for m in METRICS}
 
 
+@pytest.mark.slow
 def test_runs_on_a_standalone_cluster(tracking_uri, spark_cluster):
     run = run_species(tracking_uri, spark_master=spark_cluster.master_url)
     assert run.data.tags["spark_master"] == spark_cluster.master_url
@@ -72,6 +74,7 @@ def test_runs_on_a_standalone_cluster(tracking_uri, spark_cluster):
     assert mlflow.pyfunc.load_model(run.data.tags["model_uri"]) is not None
 
 
+@pytest.mark.slow
 def test_runs_over_spark_connect(tracking_uri, spark_connect):
     run = run_species(tracking_uri, spark_master=spark_connect)
     assert run.data.tags["spark_master"] == "spark-connect"

@@ -4,7 +4,8 @@ nested runs, against the real tracking server; locally and on the standalone clu
 from __future__ import annotations
 
 import math
-import uuid
+import subprocess
+import sys
 
 import mlflow
 import numpy as np
@@ -17,10 +18,12 @@ from sklearn.cluster import DBSCAN
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
+from harness.cli import fresh_experiment_name
+from steps import PROJECT
 from steps.ml import clustering
 from steps.ml.data import bundled_csv_path, load_penguins
 from steps.sweep.task import EPS_RUNS_AT_ONCE
-from tests.support import child_runs, mlflow_run, runs_of
+from tests.support import child_runs, mlflow_run, runs_of, tracking_env
 
 ISLANDS = {"Biscoe", "Dream", "Torgersen"}
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
@@ -28,7 +31,7 @@ LOCAL = {"SPARK_LOCAL_IP": "127.0.0.1"}
 
 
 def sweep(tracking_uri, env=None, **params):
-    experiment = f"islands-{uuid.uuid4().hex[:8]}"
+    experiment = fresh_experiment_name("islands")
     result = mlflow_run("cluster_islands", experiment, tracking_uri, env={**LOCAL, **(env or {})}, **params)
     assert result.returncode == 0, result.stderr[-4000:]
     return result, experiment
@@ -41,6 +44,8 @@ def levels(experiment):
     return jobs, by_level["group"], by_level["eps"]
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_single_eps_as_written(tracking_uri):
     """`-P eps=0.5`: job run -> 3 group runs -> 1 eps run each, all FINISHED."""
     result, experiment = sweep(tracking_uri, eps="0.5")
@@ -63,6 +68,8 @@ def default_sweep(tracking_uri):
     return levels(experiment)
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_default_sweep_has_27_eps_runs_under_3_groups(default_sweep):
     (job,), groups, eps_runs = default_sweep
     assert len(groups) == 3 and len(eps_runs) == 27
@@ -73,6 +80,8 @@ def test_default_sweep_has_27_eps_runs_under_3_groups(default_sweep):
     } == names
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_group_run_records_the_best_eps_by_s_dbw(default_sweep):
     _, groups, _ = default_sweep
     for group in groups:
@@ -84,6 +93,8 @@ def test_group_run_records_the_best_eps_by_s_dbw(default_sweep):
         assert group.data.tags["select_by"] == "s_dbw (lower is better)"
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_results_table_plots_and_models(default_sweep):
     (job,), _, eps_runs = default_sweep
     names = {f.path for f in MlflowClient().list_artifacts(job.info.run_id)}
@@ -99,6 +110,8 @@ def test_results_table_plots_and_models(default_sweep):
     assert set(chosen["group"]) == ISLANDS
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_metrics_match_an_independent_computation(default_sweep):
     """Recompute Dream's metrics here, with scikit-learn and s_dbw directly."""
     _, groups, _ = default_sweep
@@ -123,6 +136,8 @@ def test_metrics_match_an_independent_computation(default_sweep):
             assert "silhouette" in child.data.tags["undefined_metrics"]
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_a_group_smaller_than_min_samples_is_logged_as_undefined(tracking_uri, tmp_path):
     penguins = pd.read_csv(bundled_csv_path()).dropna()
     small = pd.concat(
@@ -155,20 +170,27 @@ def assert_exactly_once(experiment):
 FAULT = {"MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT": "1"}
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_retried_tasks_leave_each_run_exactly_once_locally(tracking_uri):
     # local[2,2]: two cores, spark.task.maxFailures=2 (local mode's way of saying it).
     _, experiment = sweep(tracking_uri, env=FAULT, spark_master="local[2,2]")
     assert_exactly_once(experiment)
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_a_crashed_python_worker_is_retried_and_leaves_each_run_exactly_once(tracking_uri):
     # The first attempt's Python worker exits (os._exit) after logging; Spark retries the task.
-    result, experiment = sweep(tracking_uri, env={"MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT": "crash"},
-                               spark_master="local[2,2]")  # fmt: skip
+    crash = {"MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT": "crash"}
+    result, experiment = sweep(tracking_uri, env=crash, spark_master="local[2,2]")
     assert "injected fault" in result.stderr  # the workers really died
     assert_exactly_once(experiment)
 
 
+@pytest.mark.e2e
+@pytest.mark.spark
+@pytest.mark.slow
 def test_retried_tasks_leave_each_run_exactly_once_on_the_cluster(tracking_uri, spark_cluster, tmp_path):
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()
@@ -181,19 +203,24 @@ def test_retried_tasks_leave_each_run_exactly_once_on_the_cluster(tracking_uri, 
     assert "injected fault" in stderr  # the first attempts really failed there
 
 
-def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
+@pytest.mark.e2e
+def test_a_group_run_created_twice_is_resumed_once(tracking_uri, experiment):
     """An earlier attempt left two group runs for Biscoe (its create was sent twice) and one
     half-logged eps run under the first. The next attempt resumes that group run and logs every
     eps under it; then the driver's pass deletes the twin and the half-logged run. One group's
     task, run in-process."""
-    from steps.sweep.task import JOB, SweepConfig, _create_group_run, _log_eps_run, delete_unnamed_runs, sweep_group
+    from steps.sweep.config import JOB, SweepConfig
+    from steps.sweep.driver import delete_unnamed_runs
+    from steps.sweep.task import _create_group_run, _log_eps_run, sweep_group
     from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
 
     client = MlflowClient(tracking_uri)
-    experiment_id = client.create_experiment(f"twins-{uuid.uuid4().hex[:8]}")
+    experiment_id = client.create_experiment(experiment)
     job = client.create_run(experiment_id)
-    config = SweepConfig(tracking_uri, experiment_id, job.info.run_id, "island", tuple(FEATURES), (0.5, 0.9), 3,
-                         "s_dbw", tuple(pinned(*SKLEARN_REQUIREMENTS)))  # fmt: skip
+    requirements = tuple(pinned(*SKLEARN_REQUIREMENTS))
+    config = SweepConfig(
+        tracking_uri, experiment_id, job.info.run_id, "island", tuple(FEATURES), (0.5, 0.9), 3, "s_dbw", requirements
+    )
     rows = load_penguins().frame
     biscoe = rows.loc[rows["island"] == "Biscoe", FEATURES]
     identity = {JOB: job.info.run_id, "penguins.group": "Biscoe"}
@@ -211,14 +238,14 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri):
     assert [g.info.run_id for g in groups] == [first.info.run_id] and groups[0].info.status == "FINISHED"
     assert groups[0].data.params["select_by"] == "s_dbw"
     assert sorted(r.data.params["eps"] for r in eps_runs) == ["0.5", "0.9"]
-    assert all(r.info.status == "FINISHED" and r.data.tags["mlflow.parentRunId"] == first.info.run_id
-               for r in eps_runs)  # fmt: skip
+    assert {(r.info.status, r.data.tags["mlflow.parentRunId"]) for r in eps_runs} == {("FINISHED", first.info.run_id)}
     assert set(table["run_id"]) == {r.info.run_id for r in eps_runs}
     deleted = client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)
     assert len(deleted) == 2 and twin.info.run_id in {r.info.run_id for r in deleted}
 
 
-def test_eps_must_be_distinct_positive_numbers():
+@pytest.mark.e2e
+def test_eps_must_be_distinct_positive_numbers(tracking_uri, experiment):
     from steps.cli.params import ParamError
     from steps.cluster_islands import PARAMS
 
@@ -229,11 +256,23 @@ def test_eps_must_be_distinct_positive_numbers():
     assert math.isclose(sum(eps.parse("eps", eps.default)), 6.6)
     assert np.allclose(eps.parse("eps", "[0.1, 0.2]"), [0.1, 0.2])
 
+    # A repeated value parses as a list of numbers > 0; the step itself refuses it, before any Spark.
+    step = [sys.executable, "-m", "steps.cluster_islands", "--eps", "0.5,0.5"]
+    env = tracking_env(tracking_uri, {"MLFLOW_EXPERIMENT_NAME": experiment})
+    done = subprocess.run(step, capture_output=True, text=True, env=env, cwd=PROJECT, timeout=120)
+    error = "eps: must be distinct values, got '0.5,0.5'"
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {error}"]
+    (run,) = runs_of(experiment)  # no run left RUNNING
+    assert run.info.status == "FAILED" and run.data.tags["error"].endswith(error)
 
+
+@pytest.mark.e2e
+@pytest.mark.spark
 def test_a_failed_spark_job_leaves_no_run_running(tracking_uri, experiment):
     # local[2,1]: one attempt per task, so the injected fault fails the whole Spark job.
-    result = mlflow_run("cluster_islands", experiment, tracking_uri, env={**LOCAL, **FAULT},
-                        spark_master="local[2,1]", eps="0.5")  # fmt: skip
+    params = {"spark_master": "local[2,1]", "eps": "0.5"}
+    result = mlflow_run("cluster_islands", experiment, tracking_uri, env={**LOCAL, **FAULT}, **params)
     assert result.returncode != 0
     runs = runs_of(experiment)
     assert len(runs) > 1  # the job and the runs its tasks had started

@@ -16,9 +16,9 @@ from databricks.sdk.service.compute import ClusterSpec, Library
 from databricks.sdk.service.jobs import JobSettings
 from mlflow.projects.databricks import before_run_validations
 
+from steps import PROJECT
 from steps.cli.params import parse_params
 from steps.tracking.runner import DATA
-from tests.support import PROJECT
 
 BUNDLE = yaml.safe_load((PROJECT / "databricks.yml").read_text())
 JOB = BUNDLE["resources"]["jobs"]["penguins"]
@@ -67,6 +67,7 @@ def test_backend_config_passes_mlflows_databricks_checks():
     assert ClusterSpec.from_dict(BACKEND_CONFIG["new_cluster"]).as_dict() == BACKEND_CONFIG["new_cluster"]
 
 
+@pytest.mark.e2e
 def test_the_task_launcher_runs_a_step(tracking_uri, experiment):
     import mlflow
 

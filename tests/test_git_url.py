@@ -8,7 +8,11 @@ import time
 
 import pytest
 
-from tests.support import PROJECT, child_runs, free_port, mlflow_run, runs_of, start_process, stop_process
+from harness.servers import free_port, start_process, stop_process
+from steps import PROJECT
+from tests.support import child_runs, mlflow_run, runs_of
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 
 GIT_COMMIT = "mlflow.source.git.commit"
 
@@ -22,9 +26,9 @@ def git_url(tmp_path_factory):
         ["git", "rev-parse", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True
     ).stdout.strip()
     port = free_port()
-    cmd = ["git", "daemon", "--listen=127.0.0.1", f"--port={port}", f"--base-path={root}", "--export-all",
-           "--reuseaddr", "--informative-errors", str(root)]  # fmt: skip
-    daemon = start_process(cmd, root / "daemon.log")
+    listen = ["--listen=127.0.0.1", f"--port={port}", "--reuseaddr"]
+    serve = [f"--base-path={root}", "--export-all", "--informative-errors", str(root)]
+    daemon = start_process(["git", "daemon", *listen, *serve], root / "daemon.log")
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -52,6 +56,7 @@ def test_a_step_runs_from_the_git_url_at_a_commit(git_url, tracking_uri, experim
     assert {r.data.tags.get(GIT_COMMIT) for r in runs} == {commit}
 
 
+@pytest.mark.slow
 def test_main_from_the_git_url_tags_every_child_with_the_commit(git_url, tracking_uri, experiment):
     url, commit = git_url
     result = mlflow_run("main", experiment, tracking_uri, timeout=900, project=url, version=commit, eps="0.5")

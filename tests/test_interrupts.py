@@ -1,31 +1,38 @@
-"""Ctrl-C and SIGTERM in the middle of a sweep and of `main`: no run stays RUNNING, every process
-(Spark's JVM and Python workers included) is gone, and the exit code says it was stopped."""
+"""Ctrl-C and SIGTERM in the middle of a sweep and of `main`: the stopped step's run ends KILLED, and so does
+every run under it that was still running, its `error` tag saying it was stopped; every process (Spark's
+JVM and Python workers included) is gone, and the step says on stderr that it was stopped."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
-import sys
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
+from mlflow.entities import Run
 
-from tests.support import PROJECT, runs_of
+from steps.main import STEPS
+from tests.support import runs_of, start_mlflow_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 
 # A sweep far longer than the time the test takes to notice it has started (360 eps runs; the
 # default 27 can finish before a loaded machine delivers the signal, leaving nothing to stop).
 LONG_SWEEP = ",".join(f"{0.05 * i:.2f}" for i in range(1, 121))
-
-
-def start_mlflow_run(entry_point: str, experiment: str, tracking_uri: str, **params) -> subprocess.Popen:
-    """`mlflow run` in its own process group, as a terminal's foreground job."""
-    cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "-e", entry_point, "--env-manager", "local",
-           "--experiment-name", experiment, *[f"-P{k}={v}" for k, v in params.items()]]  # fmt: skip
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-    return subprocess.Popen(cmd, env=env, cwd=PROJECT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+# What run_step prints when a stop ends it: a Ctrl-C, or a SIGTERM (`mlflow run`, itself
+# stopped by the Ctrl-C, also sends one to the step it started).
+STOPPED_LINE = re.compile(r"^error: (interrupted|terminated \(SIGTERM\))$", re.M)
+# Where MLflow itself sets FAILED on a run the step has ended KILLED (MLflow 3.17.2: its
+# mlflow.projects._maybe_set_run_terminated means to leave an ended run alone, but compares the
+# status string with RunStatus's integers, so it never sees that the run has ended).
+OVERWRITTEN_BY = {
+    "cli": "on Ctrl-C, `mlflow run` ends its run FAILED after the step has ended it KILLED",
+    "main": "`mlflow.run` in main ends a stopped step's run FAILED after the step has ended it KILLED",
+}
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
@@ -35,15 +42,17 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def wait_for_run_tagged(process: subprocess.Popen, experiment: str, tag: str, value: str) -> None:
-    """Until a run with tag=value exists; fails at once, with its output, if `mlflow run` has ended."""
+def search(experiment: str, query: str, max_results: int = 1) -> list[Run]:
+    """One cheap query, not a listing of every run: the server is busy with the sweep."""
+    where = mlflow.get_experiment_by_name(experiment)
+    if where is None:
+        return []
+    return mlflow.search_runs([where.experiment_id], query, max_results=max_results, output_format="list")
 
-    def found() -> bool:  # one cheap query, not a listing of every run: the server is busy with the sweep
-        where = mlflow.get_experiment_by_name(experiment)
-        query = f"tags.`{tag}` = '{value}'"
-        return bool(where and mlflow.search_runs([where.experiment_id], query, max_results=1, output_format="list"))
 
-    wait_until(lambda: found() or process.poll() is not None, 240, f"a run with {tag}={value}")
+def wait_while_running(process: subprocess.Popen, condition, what: str) -> None:
+    """Until `condition()`; fails at once, with its output, if `mlflow run` has ended."""
+    wait_until(lambda: condition() or process.poll() is not None, 240, what)
     assert process.poll() is None, process.communicate()[0][-3000:]
 
 
@@ -55,39 +64,122 @@ def group_alive(pgid: int) -> bool:
         return False
 
 
-def stop_and_check(process: subprocess.Popen, sig: int, experiment: str) -> list:
-    os.killpg(process.pid, sig)  # the whole foreground group, as Ctrl-C or a scheduler does
-    output, _ = process.communicate(timeout=180)
+def processes_in_group(pgid: int) -> list[str]:
+    """The command lines of the processes still in the group, for the failure message."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == pgid:  # state, ppid, pgrp
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
+    return found
+
+
+def stop_and_check(process: subprocess.Popen, sig: int, experiment: str) -> tuple[str, list[Run]]:
+    """Send `sig` to the whole foreground group, as Ctrl-C or a scheduler does; wait until every process
+    of it has exited. Returns the output and every run of the experiment, none of them RUNNING."""
+    os.killpg(process.pid, sig)
+    try:
+        output, _ = process.communicate(timeout=180)  # until the last process holding the output exits
+        wait_until(lambda: not group_alive(process.pid), 60, "every process of the run to exit")
+    except (subprocess.TimeoutExpired, AssertionError):
+        pytest.fail(f"processes of the run did not exit: {processes_in_group(process.pid)}")
+    finally:
+        if group_alive(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)  # leave nothing of ours running on the machine
     assert process.returncode != 0, output[-3000:]
-    wait_until(lambda: not group_alive(process.pid), 60, "every process of the run to exit")
+    assert STOPPED_LINE.search(output), output[-3000:]
     runs = runs_of(experiment)
     running = [r.info.run_name for r in runs if r.info.status == "RUNNING"]
     assert not running, output[-3000:]
-    return runs
+    return output, runs
+
+
+def assert_finished_or_stopped(runs: list[Run]) -> None:
+    """A run the stop cut short ended KILLED and says so in its `error` tag; the finished ones stay as they were."""
+    for run in runs:
+        if run.info.status != "FINISHED":
+            assert run.info.status == "KILLED", (run.info.run_name, run.info.status, run.data.tags.get("error"))
+            assert "stopped" in run.data.tags.get("error", ""), (run.info.run_name, run.data.tags.get("error"))
+
+
+def overwritten_by_mlflow(run: Run) -> bool:
+    """FAILED, but not by the step: the step's own FAILED always has an `error` tag, and not one of a stop."""
+    return run.info.status == "FAILED" and "stopped" in run.data.tags.get("error", "stopped")
+
+
+def assert_killed(**runs_by_caller: list[Run]) -> None:
+    """Each run ended KILLED. Those that MLflow, called as named (a key of OVERWRITTEN_BY), then set
+    FAILED make the test an expected failure, once everything else has been checked: KILLED is what
+    the docs promise, and a fix in MLflow or steps/ makes the test pass."""
+    overwritten = []
+    for caller, runs in runs_by_caller.items():
+        for run in runs:
+            seen = (run.info.run_name, run.info.status, run.data.tags.get("error"))
+            assert run.info.status == "KILLED" or overwritten_by_mlflow(run), seen
+            if overwritten_by_mlflow(run):
+                entry_point = run.data.tags.get("mlflow.project.entryPoint", run.info.run_name)
+                overwritten.append(f"{entry_point}'s run: {OVERWRITTEN_BY[caller]}")
+    if overwritten:
+        pytest.xfail(f"FAILED, not KILLED (MLflow 3.17.2): {'; '.join(overwritten)}")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_stopping_a_sweep_leaves_nothing_running(sig, tracking_uri, experiment):
+def test_stopping_a_sweep_ends_its_runs_killed(sig, tracking_uri, experiment):
     process = start_mlflow_run("cluster_islands", experiment, tracking_uri, eps=LONG_SWEEP)
     # Stop it once the sweep is logging from the Spark tasks.
-    wait_for_run_tagged(process, experiment, "penguins.level", "eps")
-    runs = stop_and_check(process, sig, experiment)
+    wait_while_running(process, lambda: search(experiment, "tags.`penguins.level` = 'eps'"), "the first eps run")
+    _, runs = stop_and_check(process, sig, experiment)
     (job,) = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "cluster_islands"]
-    assert job.info.status in ("KILLED", "FAILED")
-    # A group or eps run the stop cut short says so; the finished ones stay as they were.
     children = [r for r in runs if r.data.tags.get("penguins.job_run_id") == job.info.run_id]
-    assert children
-    assert all(r.info.status == "FINISHED" or "stopped" in r.data.tags.get("error", "")
-               or "failed" in r.data.tags.get("error", "") for r in children)  # fmt: skip
+    assert len(children) == len(runs) - 1
+    assert_finished_or_stopped(children)
+    # Each group was still sweeping (120 eps each): its run was stopped, not finished.
+    groups = [r for r in children if r.data.tags.get("penguins.level") == "group"]
+    assert groups and all(g.info.status == "KILLED" for g in groups)
+    if sig == signal.SIGINT:
+        assert_killed(cli=[job])
+    else:
+        assert job.info.status == "KILLED", job.data.tags.get("error")
 
 
-def test_stopping_main_leaves_nothing_running(tracking_uri, experiment):
-    process = start_mlflow_run("main", experiment, tracking_uri, eps="0.5", force="true")
-    wait_for_run_tagged(process, experiment, "mlflow.project.entryPoint", "tune_body_mass")  # the second step
-    runs = stop_and_check(process, signal.SIGINT, experiment)
-    main = mlflow.get_run(next(r.info.run_id for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "main"))
-    assert main.info.status in ("KILLED", "FAILED")
-    # The steps run at once; each was stopped with main (or had finished), none was left half-done.
-    steps = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == main.info.run_id]
-    assert len(steps) == 4
-    assert all(r.info.status in ("KILLED", "FAILED", "FINISHED") for r in steps)
+@pytest.mark.slow
+def test_stopping_main_ends_it_and_its_running_steps_killed(tracking_uri, experiment):
+    # A long sweep, so cluster_islands is surely still running when the stop comes.
+    process = start_mlflow_run("main", experiment, tracking_uri, eps=LONG_SWEEP, force="true")
+
+    def every_step_under_way() -> bool:
+        """Each step is done, or well into its work: the scikit-learn steps have logged the data set,
+        classify_species has its Spark session, cluster_islands is logging eps runs.
+
+        Not earlier: a step stopped while its Spark JVM is starting leaves that JVM running
+        (pyspark does not stop a gateway it is still waiting for), and one stopped while still
+        importing never reaches run_step."""
+        found = search(experiment, "tags.`mlflow.project.entryPoint` = 'main'")
+        if not found or not search(experiment, "tags.`penguins.level` = 'eps'"):
+            return False
+        under_main = search(experiment, f"tags.`mlflow.parentRunId` = '{found[0].info.run_id}'", max_results=100)
+        steps = {r.data.tags.get("mlflow.project.entryPoint"): r for r in under_main}
+        under_way = {
+            "classify_sex": lambda r: bool(r.inputs.dataset_inputs),
+            "tune_body_mass": lambda r: bool(r.inputs.dataset_inputs),
+            "classify_species": lambda r: "spark_master" in r.data.tags,
+            "cluster_islands": lambda r: True,  # its eps runs are being logged
+        }
+        return set(steps) == set(STEPS) and all(
+            r.info.status == "FINISHED" or under_way[name](r) for name, r in steps.items()
+        )
+
+    wait_while_running(process, every_step_under_way, "every step of main to be under way")
+    _, runs = stop_and_check(process, signal.SIGINT, experiment)
+    (main,) = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "main"]
+    under_main = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == main.info.run_id]
+    steps = {r.data.tags["mlflow.project.entryPoint"]: r for r in under_main}
+    assert sorted(steps) == sorted(STEPS)
+    # Below the steps (tune_body_mass's alpha runs, the sweep's group and eps runs): finished, or stopped.
+    named = {main.info.run_id, *(r.info.run_id for r in under_main)}
+    assert_finished_or_stopped([r for r in runs if r.info.run_id not in named])
+    # The steps run at once: each was stopped with main or had finished, none was left half-done.
+    assert steps["cluster_islands"].info.status != "FINISHED"
+    assert_killed(cli=[main], main=[r for r in steps.values() if r.info.status != "FINISHED"])

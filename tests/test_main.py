@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import mlflow
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
+from sklearn.cluster import DBSCAN
+from sklearn.preprocessing import StandardScaler
 
+from harness.cli import fresh_experiment_name
+from harness.servers import free_port
 from steps.main import STEPS
+from steps.ml import body_mass, clustering, sex, species
+from steps.ml.data import load_penguins
 from steps.pipeline.registry import ALIAS, SOURCE_MODEL
 from steps.pipeline.step_runs import CACHE, REUSED_FROM, STEP
-from tests.support import child_runs, free_port, mlflow_run, runs_of
+from tests.support import child_runs, mlflow_run, runs_of
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.slow]
 
 MAIN_TIMEOUT = 900
+
+
+def body_masses_in_grams(predicted) -> bool:
+    grams = np.asarray(predicted, dtype=float)
+    return bool(np.isfinite(grams).all() and ((grams > 2000) & (grams < 7000)).all())  # the penguins weigh 2.7-6.3 kg
+
+
+# Step -> the raw columns its champion scores, and what its predictions must be on every penguin.
+PYFUNC_CHAMPIONS = {
+    "classify_sex": (sex.FEATURES, lambda predicted: set(predicted) == {"female", "male"}),
+    "tune_body_mass": (body_mass.FEATURES, body_masses_in_grams),
+    "classify_species": (species.FEATURES, lambda predicted: set(predicted) == set(species.SPECIES)),
+}
 
 
 def steps_of(main_run) -> dict:
@@ -38,7 +60,7 @@ def read_report(run_id: str, name: str) -> str:
 @pytest.fixture(scope="module")
 def first_main(tracking_uri):
     """One cold `main` on the defaults, shared by the tests below (they only read it or add runs)."""
-    experiment = f"test_main-{free_port()}"
+    experiment = fresh_experiment_name("test_main")
     result, run = run_main(experiment, tracking_uri)
     return experiment, result, run
 
@@ -95,16 +117,30 @@ def test_changing_eps_reruns_only_cluster_islands_and_register_sets_champions(fi
     assert all(len(child_runs(g)) == 1 for g in groups)
 
     client = MlflowClient()
-    for name in ("classify_sex", "tune_body_mass", "classify_species"):
-        champion = client.get_model_version_by_alias(f"penguins-{name.replace('_', '-')}", ALIAS)
-        source = mlflow.get_run(steps[name].data.tags[REUSED_FROM])
-        assert champion.tags[SOURCE_MODEL] == source.data.tags["model_uri"]
+    penguins = load_penguins().frame
+    for step, (features, valid) in PYFUNC_CHAMPIONS.items():
+        name = f"penguins-{step.replace('_', '-')}"
+        champion = client.get_model_version_by_alias(name, ALIAS)
+        source_model = mlflow.get_run(steps[step].data.tags[REUSED_FROM]).data.tags["model_uri"]
+        assert champion.tags[SOURCE_MODEL] == source_model
+        raw = penguins.loc[:, list(features)]  # the rows as in the data set: text categories, grams
+        predicted = list(mlflow.pyfunc.load_model(f"models:/{name}@{ALIAS}").predict(raw))
+        assert len(predicted) == len(raw) and valid(predicted), (name, predicted[:10])
+        assert predicted == list(mlflow.pyfunc.load_model(source_model).predict(raw)), name
+
+    # The DBSCAN champions have no pyfunc flavor (DBSCAN cannot predict): each is its group's fitted pipeline.
     chosen = [g for g in groups if "best_model_uri" in g.data.tags]  # s_dbw may be undefined for a group at 0.5
     assert chosen
     for group in chosen:
-        name = f"penguins-dbscan-island-{group.data.tags['penguins.group']}"
+        island = group.data.tags["penguins.group"]
+        name = f"penguins-dbscan-island-{island}"
         assert client.get_model_version_by_alias(name, ALIAS).tags[SOURCE_MODEL] == group.data.tags["best_model_uri"]
-        assert mlflow.sklearn.load_model(f"models:/{name}@{ALIAS}")
+        model = mlflow.sklearn.load_model(f"models:/{name}@{ALIAS}")
+        assert [type(s) for s in model.named_steps.values()] == [StandardScaler, DBSCAN]
+        scaler, dbscan = model.named_steps["standardscaler"], model.named_steps["dbscan"]
+        assert dbscan.eps == float(group.data.tags["best_eps"]) == 0.5 and dbscan.min_samples == 3
+        measured = penguins.loc[penguins["island"] == island, list(clustering.FEATURES)]
+        assert np.allclose(scaler.mean_, measured.mean()) and len(dbscan.labels_) == len(measured)
 
     # Same again: the cache hits ("0.5" is "0.50") and the champions are not registered twice.
     _, fourth = run_main(experiment, tracking_uri, eps="0.5", register="true")
@@ -123,6 +159,6 @@ def test_force_reruns_and_a_failed_step_fails_main(first_main, tracking_uri):
     main = result.run()
     assert main.info.status == "FAILED" and "classify_species" in main.data.tags["error"]
     # Forced: the cached steps ran again, alongside the two Spark steps that failed.
-    assert states(main) == {"classify_sex": "fresh", "tune_body_mass": "fresh",
-                            "classify_species": "failed", "cluster_islands": "failed"}  # fmt: skip
+    failed = dict.fromkeys(["classify_species", "cluster_islands"], "failed")
+    assert states(main) == {"classify_sex": "fresh", "tune_body_mass": "fresh", **failed}
     assert not [r for r in runs_of(experiment) if r.info.status == "RUNNING"]

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
+import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.support import PROJECT, free_port, start_tracking_server, stop_process
+from harness.cli import fresh_experiment_name
+from harness.servers import free_port, start_tracking_server, stop_process
+from tests.support import start_mlflow_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.slow]
 
 OUTAGE_S = 4
 # 3 islands x 20 eps = 60 eps runs: long enough that the outage lands mid-sweep, which the test checks.
@@ -30,12 +33,8 @@ EPS = ",".join(f"{0.1 * i:.1f}" for i in range(1, 21))
 def test_a_short_server_outage_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     port = free_port()
     uri, server = start_tracking_server(tmp_path, port=port)
-    experiment = "outage"
-    cmd = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "-e", "cluster_islands", "--env-manager", "local",
-           "--experiment-name", experiment, "-P", "spark_master=local[2,4]", "-P", f"eps={EPS}"]  # fmt: skip
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    sweep = subprocess.Popen(cmd, env=env, cwd=PROJECT, start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    experiment = fresh_experiment_name("outage")
+    sweep = start_mlflow_run("cluster_islands", experiment, uri, spark_master="local[2,4]", eps=EPS)
     client = MlflowClient(uri)
     try:
         deadline = time.monotonic() + 300

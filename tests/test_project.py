@@ -10,9 +10,9 @@ import sys
 import pytest
 import yaml
 
+from steps import PROJECT
 from steps.cli.mlproject import declared_parameters
 from steps.tracking.runner import DATA
-from tests.support import PROJECT
 
 MLPROJECT = yaml.safe_load((PROJECT / "MLproject").read_text())
 ENTRY_POINTS = sorted(MLPROJECT["entry_points"])

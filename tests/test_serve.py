@@ -6,12 +6,15 @@ import json
 import os
 import sys
 import urllib.request
-import uuid
 
 import mlflow
 import pandas as pd
+import pytest
 
-from tests.support import free_port, mlflow_run, start_process, stop_process, wait_for_http
+from harness.servers import free_port, start_process, stop_process, wait_for_http
+from tests.support import mlflow_run
+
+pytestmark = [pytest.mark.e2e]
 
 TWO_PENGUINS = {
     "dataframe_split": {
@@ -22,15 +25,15 @@ TWO_PENGUINS = {
 }
 
 
-def test_served_model_scores_two_raw_penguins(tracking_uri, tmp_path):
-    result = mlflow_run("classify_sex", f"serve-{uuid.uuid4().hex[:8]}", tracking_uri)
+def test_served_model_scores_two_raw_penguins(tracking_uri, experiment, tmp_path):
+    result = mlflow_run("classify_sex", experiment, tracking_uri)
     assert result.returncode == 0, result.stderr[-3000:]
     model_uri = result.run().data.tags["model_uri"]
 
     port = free_port()
     log = tmp_path / "serve.log"
-    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
+    serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local"]
+    cmd = [*serve, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     server = start_process(cmd, log, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri})
     try:
         wait_for_http(f"http://127.0.0.1:{port}/ping", server, timeout=120, log=log)

@@ -13,6 +13,7 @@ import time
 import pytest
 from pyspark.sql import SparkSession
 
+from harness.servers import free_port
 from steps.cli.params import ParamError
 from steps.spark.session import (
     absolute_tracking_uri,
@@ -21,7 +22,6 @@ from steps.spark.session import (
     executor_environment,
     spark_session,
 )
-from tests.support import free_port
 
 
 def stop_active_session() -> None:
@@ -94,6 +94,7 @@ def test_ensure_reachable_ignores_local():
     ensure_reachable("local[*]")  # no endpoint to probe: must not raise
 
 
+@pytest.mark.spark
 def test_active_session_is_reused_and_left_running():
     spark = SparkSession.builder.master("local[1]").getOrCreate()
     try:
@@ -106,12 +107,14 @@ def test_active_session_is_reused_and_left_running():
         spark.stop()
 
 
+@pytest.mark.spark
 def test_session_started_here_is_stopped_at_exit():
     with spark_session("local[1]", "own-session", {}) as spark:
         assert spark.range(3).count() == 3
     assert SparkSession.getActiveSession() is None
 
 
+@pytest.mark.spark
 def test_a_local_session_forks_its_python_workers_with_the_tasks_imports_loaded():
     def loaded(_rows):
         yield "s_dbw" in sys.modules, sys.argv[0]  # before the task imports anything itself
@@ -123,6 +126,7 @@ def test_a_local_session_forks_its_python_workers_with_the_tasks_imports_loaded(
     assert preloaded, "the worker did not fork with s_dbw imported"
 
 
+@pytest.mark.spark
 def test_executors_on_a_cluster_see_the_tracking_settings(spark_cluster, monkeypatch):
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)

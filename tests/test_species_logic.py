@@ -10,6 +10,8 @@ from sklearn.metrics import accuracy_score, f1_score
 from steps.ml import species
 from steps.ml.data import load_penguins, split_rows
 
+pytestmark = [pytest.mark.spark]
+
 
 @pytest.fixture(scope="module")
 def spark():

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
-import uuid
 
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
+from harness.cli import fresh_experiment_name
 from steps.ml.body_mass import FEATURES
 from steps.ml.data import load_penguins
 from tests.support import child_runs, mlflow_run
 
+pytestmark = [pytest.mark.e2e]
+
 
 @pytest.fixture(scope="module")
 def tuned(tracking_uri):
-    result = mlflow_run("tune_body_mass", f"tune-{uuid.uuid4().hex[:8]}", tracking_uri)
+    result = mlflow_run("tune_body_mass", fresh_experiment_name("tune"), tracking_uri)
     assert result.returncode == 0, result.stderr[-3000:]
     parent = result.run()
     return parent, child_runs(parent)
