@@ -1,6 +1,6 @@
-"""Ctrl-C and SIGTERM in the middle of a sweep and of `main`: the stopped step's run ends KILLED, and so does
-every run under it that was still running, its `error` tag saying it was stopped; every process (Spark's
-JVM and Python workers included) is gone, and the step says on stderr that it was stopped."""
+"""Ctrl-C and SIGTERM in the middle of a sweep and of `main`: the stopped step's run ends KILLED (but see
+CLI_RUN_AFTER_CTRL_C), and so does every run under it that was still running, its `error` tag saying it was
+stopped; every process (Spark's JVM and Python workers included) is gone, and the step says so on stderr."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from mlflow.entities import Run
 
 from steps.main import STEPS
+from steps.tracking.runner import was_stopped
 from tests.support import runs_of, start_mlflow_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
@@ -26,13 +27,10 @@ LONG_SWEEP = ",".join(f"{0.05 * i:.2f}" for i in range(1, 121))
 # What run_step prints when a stop ends it: a Ctrl-C, or a SIGTERM (`mlflow run`, itself
 # stopped by the Ctrl-C, also sends one to the step it started).
 STOPPED_LINE = re.compile(r"^error: (interrupted|terminated \(SIGTERM\))$", re.M)
-# Where MLflow itself sets FAILED on a run the step has ended KILLED (MLflow 3.17.2: its
-# mlflow.projects._maybe_set_run_terminated means to leave an ended run alone, but compares the
-# status string with RunStatus's integers, so it never sees that the run has ended).
-OVERWRITTEN_BY = {
-    "cli": "on Ctrl-C, `mlflow run` ends its run FAILED after the step has ended it KILLED",
-    "main": "`mlflow.run` in main ends a stopped step's run FAILED after the step has ended it KILLED",
-}
+# On Ctrl-C, `mlflow run` itself ends the run it created FAILED after the step has ended it KILLED
+# (MLflow 3.17.2: mlflow.projects._maybe_set_run_terminated compares the status text with RunStatus's
+# numbers, so it never sees that the run has ended). Its `error` tag still says it was stopped.
+CLI_RUN_AFTER_CTRL_C = "FAILED"
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
@@ -104,25 +102,10 @@ def assert_finished_or_stopped(runs: list[Run]) -> None:
             assert "stopped" in run.data.tags.get("error", ""), (run.info.run_name, run.data.tags.get("error"))
 
 
-def overwritten_by_mlflow(run: Run) -> bool:
-    """FAILED, but not by the step: the step's own FAILED always has an `error` tag, and not one of a stop."""
-    return run.info.status == "FAILED" and "stopped" in run.data.tags.get("error", "stopped")
-
-
-def assert_killed(**runs_by_caller: list[Run]) -> None:
-    """Each run ended KILLED. Those that MLflow, called as named (a key of OVERWRITTEN_BY), then set
-    FAILED make the test an expected failure, once everything else has been checked: KILLED is what
-    the docs promise, and a fix in MLflow or steps/ makes the test pass."""
-    overwritten = []
-    for caller, runs in runs_by_caller.items():
-        for run in runs:
-            seen = (run.info.run_name, run.info.status, run.data.tags.get("error"))
-            assert run.info.status == "KILLED" or overwritten_by_mlflow(run), seen
-            if overwritten_by_mlflow(run):
-                entry_point = run.data.tags.get("mlflow.project.entryPoint", run.info.run_name)
-                overwritten.append(f"{entry_point}'s run: {OVERWRITTEN_BY[caller]}")
-    if overwritten:
-        pytest.xfail(f"FAILED, not KILLED (MLflow 3.17.2): {'; '.join(overwritten)}")
+def assert_stopped(run: Run, status: str) -> None:
+    """The run ended `status`, its `error` tag saying a stop ended it (`<step> was stopped (Ctrl-C)`)."""
+    seen = (run.info.run_name, run.info.status, run.data.tags.get("error"))
+    assert run.info.status == status and was_stopped(run), seen
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -138,10 +121,7 @@ def test_stopping_a_sweep_ends_its_runs_killed(sig, tracking_uri, experiment):
     # Each group was still sweeping (120 eps each): its run was stopped, not finished.
     groups = [r for r in children if r.data.tags.get("penguins.level") == "group"]
     assert groups and all(g.info.status == "KILLED" for g in groups)
-    if sig == signal.SIGINT:
-        assert_killed(cli=[job])
-    else:
-        assert job.info.status == "KILLED", job.data.tags.get("error")
+    assert_stopped(job, CLI_RUN_AFTER_CTRL_C if sig == signal.SIGINT else "KILLED")
 
 
 @pytest.mark.slow
@@ -182,4 +162,7 @@ def test_stopping_main_ends_it_and_its_running_steps_killed(tracking_uri, experi
     assert_finished_or_stopped([r for r in runs if r.info.run_id not in named])
     # The steps run at once: each was stopped with main or had finished, none was left half-done.
     assert steps["cluster_islands"].info.status != "FINISHED"
-    assert_killed(cli=[main], main=[r for r in steps.values() if r.info.status != "FINISHED"])
+    assert_stopped(main, CLI_RUN_AFTER_CTRL_C)
+    for step in steps.values():
+        if step.info.status != "FINISHED":
+            assert_stopped(step, "KILLED")

@@ -13,6 +13,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT as ENTRY_POINT
 
 from steps import PROJECT, UserError
+from steps.tracking.runner import was_stopped
 
 STEP, CACHE, CACHE_KEY, REUSED_FROM = "penguins.step", "penguins.cache", "penguins.cache_key", "penguins.reused_run_id"
 
@@ -80,6 +81,10 @@ def run_fresh(client, main_run, entry_point: str, params: dict[str, str], identi
         )
     except ExecutionException:
         failed = latest_child(client, main_run, entry_point)
+        if failed is not None and was_stopped(failed):
+            # mlflow.run ends the step's run FAILED even when the step ended it KILLED: a stop is not a failure.
+            client.set_terminated(failed.info.run_id, "KILLED")
+            raise KeyboardInterrupt() from None
         error, where = "it did not start", ""
         if failed is not None:
             error, where = failed.data.tags.get("error", "see the step's output above"), f" (run {failed.info.run_id})"

@@ -155,6 +155,16 @@ def end_unfinished_runs(
         time.sleep(0.5)
 
 
+def stopped_reason(step: str, signal_name: str) -> str:
+    """The `error` tag of a run a stop ended: `<step> was stopped (Ctrl-C)`."""
+    return f"{step} was stopped ({signal_name})"
+
+
+def was_stopped(run) -> bool:
+    """Whether a stop ended `run`, whatever status MLflow later gave it (see steps/pipeline/step_runs.py)."""
+    return " was stopped (" in run.data.tags.get("error", "")
+
+
 def _end_step_run(run, status: str, reason: str, error: str | None = None) -> None:
     """End the step's run with `status` (and `error` as its error tag), after every run under it
     still RUNNING (tagged `reason`).
@@ -215,7 +225,8 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if (interrupt := interrupt_behind(error)) is not None:
             terminated = isinstance(interrupt, Terminated)
-            _end_step_run(run, "KILLED", f"{step} was stopped ({'SIGTERM' if terminated else 'Ctrl-C'})")
+            stopped = stopped_reason(step, "SIGTERM" if terminated else "Ctrl-C")
+            _end_step_run(run, "KILLED", stopped, error=stopped)
             _report(KeyboardInterrupt("terminated (SIGTERM)" if terminated else "interrupted"))
             sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
         reason = error_tag(error)
