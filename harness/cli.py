@@ -9,13 +9,20 @@ from pathlib import Path
 
 
 def mlflow_run_command(
-    project: str | Path, entry_point: str, experiment: str, params: Mapping[str, object], version: str | None = None
+    project: str | Path,
+    entry_point: str,
+    experiment: str,
+    params: Mapping[str, object],
+    version: str | None = None,
+    run_name: str | None = None,
 ) -> list[str]:
-    """`mlflow run <project> [-v <version>] -e <entry_point> --env-manager local --experiment-name <experiment>
-    -P k=v ...`, with this interpreter's MLflow."""
+    """`mlflow run <project> [-v <version>] [--run-name <run_name>] -e <entry_point> --env-manager local
+    --experiment-name <experiment> -P k=v ...`, with this interpreter's MLflow."""
     cmd = [sys.executable, "-m", "mlflow", "run", str(project)]
     if version:
         cmd += ["-v", version]
+    if run_name:
+        cmd += ["--run-name", run_name]
     cmd += ["-e", entry_point, "--env-manager", "local", "--experiment-name", experiment]
     for name, value in params.items():
         cmd += ["-P", f"{name}={value}"]

@@ -97,7 +97,7 @@ def pipeline(values, penguins):
 
     registered = register_models(client, results) if values["register"] else {}
     log_report(results, registered)
-    for line in where_to_look(run):
+    for line in where_to_look(run, mlflow.get_tracking_uri()):
         print(line)
     fresh = sum(r.outcome.state == "fresh" for r in results)
     return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}

@@ -48,10 +48,12 @@ def mlflow_run(
     env: dict | None = None,
     project: str = str(PROJECT),
     version: str | None = None,
+    run_name: str | None = None,
     **params,
 ) -> CliResult:
-    """`mlflow run <project> [-v <version>] -e <entry_point> --env-manager local -P k=v ...`, as a user types it."""
-    cmd = mlflow_run_command(project, entry_point, experiment, params, version)
+    """`mlflow run <project> [-v <version>] [--run-name <run_name>] -e <entry_point> --env-manager local
+    -P k=v ...`, as a user types it."""
+    cmd = mlflow_run_command(project, entry_point, experiment, params, version, run_name)
     done = subprocess.run(
         cmd, capture_output=True, text=True, env=tracking_env(tracking_uri, env), timeout=timeout, cwd=PROJECT
     )

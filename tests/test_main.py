@@ -77,6 +77,13 @@ def test_main_runs_every_step_under_it(first_main):
     assert len(groups) == 3
     assert all(len(child_runs(g)) == 9 for g in groups)
     assert all(f"main: {name}: fresh" in result.stdout for name in STEPS)
+    # Named for what they are in the UI, not at random; and main says where to look.
+    assert main.info.run_name == "main"
+    assert {name: run.info.run_name for name, run in steps.items()} == {name: name for name in STEPS}
+    assert sorted(g.info.run_name for g in groups) == ["Biscoe", "Dream", "Torgersen"]
+    page = f"#/experiments/{main.info.experiment_id}/runs/{main.info.run_id}"
+    assert f"main: report: {main.info.artifact_uri}/report/report.html" in result.stdout.splitlines()
+    assert f"main: open the run: {mlflow.get_tracking_uri()}/{page}" in result.stdout.splitlines()
 
 
 def test_the_report_summarises_every_step(first_main):

@@ -1,13 +1,16 @@
-"""Run names a person can find in the UI: `cluster_islands eps=0.5`, not `bright-gull-729`."""
+"""Runs a person can find: named `cluster_islands eps=0.5`, not `bright-gull-729`; main says where to look."""
 
 from __future__ import annotations
 
 import pytest
+from mlflow.entities import Run, RunData, RunInfo
 from mlflow.utils.name_utils import _generate_random_name
 
 from steps.cli.params import parse_params
 from steps.cluster_islands import PARAMS as CLUSTER_PARAMS
+from steps.pipeline.report import where_to_look
 from steps.tracking.runner import DATA, RUN_NAME_LENGTH, is_generated_name, run_name
+from tests.support import child_runs, mlflow_run
 
 
 def named(step: str, params, argv: list[str]) -> str:
@@ -45,3 +48,36 @@ def test_names_mlflow_makes_up_are_told_from_names_users_give():
 @pytest.mark.parametrize("name", ["main", "cluster_islands eps=0.5", "my-baseline-1", "nightly", "bright-gull"])
 def test_a_users_name_is_not_taken_for_a_made_up_one(name):
     assert not is_generated_name(name)
+
+
+@pytest.mark.e2e
+def test_the_run_mlflow_run_creates_is_named_for_what_it_is_unless_the_user_named_it(tracking_uri, experiment):
+    named = mlflow_run("tune_body_mass", experiment, tracking_uri, alphas="0.1,1")
+    assert named.returncode == 0, named.stderr[-3000:]
+    assert named.run().info.run_name == "tune_body_mass alphas=0.1,1"
+    assert sorted(r.info.run_name for r in child_runs(named.run())) == ["alpha=0.1", "alpha=1"]
+    mine = mlflow_run("tune_body_mass", experiment, tracking_uri, run_name="my baseline", alphas="0.1,1")
+    assert mine.returncode == 0, mine.stderr[-3000:]
+    assert mine.run().info.run_name == "my baseline"
+
+
+def a_finished_run(artifact_uri: str) -> Run:
+    info = RunInfo("0123abcd", "7", "me", "FINISHED", 0, 1, "active", artifact_uri=artifact_uri)
+    return Run(info, RunData())
+
+
+def test_main_says_where_its_report_is_and_how_to_open_a_local_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert where_to_look(a_finished_run(f"{tmp_path}/mlruns/7/0123abcd/artifacts"), "sqlite:///mlflow.db") == [
+        f"main: report: {tmp_path}/mlruns/7/0123abcd/artifacts/report/report.html",
+        f"main: open the runs: mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlflow.db",
+        "main: then browse to http://127.0.0.1:5000/#/experiments/7/runs/0123abcd",
+    ]
+
+
+def test_main_links_the_run_on_a_tracking_server():
+    run = a_finished_run("mlflow-artifacts:/7/0123abcd/artifacts")
+    assert where_to_look(run, "https://mlflow.example.org/") == [
+        "main: report: mlflow-artifacts:/7/0123abcd/artifacts/report/report.html",
+        "main: open the run: https://mlflow.example.org/#/experiments/7/runs/0123abcd",
+    ]

@@ -29,12 +29,11 @@ def run_link(run) -> str:
     return f"runs:/{run.info.run_id}"
 
 
-def where_to_look(run) -> list[str]:
-    """What main prints at its end: where the report is and how to open the runs in the UI."""
+def where_to_look(run, uri: str) -> list[str]:
+    """What main prints at its end: where the report is and how to open the runs of tracking store `uri`."""
     lines = [f"main: report: {run.info.artifact_uri.rstrip('/')}/report/report.html"]
-    uri = mlflow.get_tracking_uri()
     if urlparse(uri).scheme in ("http", "https"):
-        lines.append(f"main: open the run: {run_link(run)}")
+        lines.append(f"main: open the run: {uri.rstrip('/')}{run_page(run)}")
     elif urlparse(uri).scheme in ("sqlite", "file", ""):
         store = absolute_tracking_uri(uri) if uri.startswith("sqlite:") else Path(uri.removeprefix("file:")).resolve()
         lines.append(f"main: open the runs: mlflow ui --backend-store-uri {store}")
