@@ -7,6 +7,7 @@ Only one SparkContext may live in a process, so every test starts with no active
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 
@@ -14,8 +15,10 @@ import pytest
 from pyspark.sql import SparkSession
 
 from harness.servers import free_port
+from steps import PROJECT
 from steps.cli.params import ParamError
 from steps.spark.session import (
+    LOCAL_JVM_OPTIONS,
     absolute_tracking_uri,
     check_master,
     ensure_reachable,
@@ -112,6 +115,20 @@ def test_session_started_here_is_stopped_at_exit():
     with spark_session("local[1]", "own-session", {}) as spark:
         assert spark.range(3).count() == 3
     assert SparkSession.getActiveSession() is None
+
+
+@pytest.mark.spark
+def test_a_local_sessions_jvm_runs_with_the_quick_jit_and_the_serial_collector():
+    # In a fresh interpreter: a process starts one JVM, with the options of its first session.
+    code = (
+        "from steps.spark.session import spark_session\n"
+        "with spark_session('local[1]', 'jvm-options', {}) as spark:\n"
+        "    bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()\n"
+        "    print(' '.join(bean.getInputArguments()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert set(LOCAL_JVM_OPTIONS) <= set(done.stdout.split())
 
 
 @pytest.mark.spark
