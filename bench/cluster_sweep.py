@@ -68,6 +68,9 @@ def tutorial_style_task(tracking_uri: str, experiment_id: str, parent_run_id: st
 
     def run_group(key, rows: pd.DataFrame) -> pd.DataFrame:
         import mlflow
+        from sklearn.cluster import DBSCAN
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
 
         mlflow.set_tracking_uri(tracking_uri)
         group = str(key[0])
@@ -78,7 +81,9 @@ def tutorial_style_task(tracking_uri: str, experiment_id: str, parent_run_id: st
                 mlflow.log_param("eps", result.eps)
                 for name, value in result.metrics.items():
                     mlflow.log_metric(name, -1 if value is None else value)  # the tutorial's -1
-                info = mlflow.sklearn.log_model(result.model, name="dbscan")  # infers requirements
+                # The tutorial's model: scaler and DBSCAN, no predict; its requirements inferred.
+                model = make_pipeline(StandardScaler(), DBSCAN(eps=result.eps, min_samples=3))
+                info = mlflow.sklearn.log_model(model.fit(rows.loc[:, list(clustering.FEATURES)]), name="dbscan")
             metrics = {k: (np.nan if v is None else v) for k, v in result.metrics.items()}
             ids = {"run_id": run.info.run_id, "model_uri": info.model_uri, "group_run_id": parent_run_id}
             out.append({"group": group, "eps": result.eps, **metrics, **ids})

@@ -25,6 +25,7 @@ from steps.ml.data import MEASUREMENTS
 from steps.spark.session import SPARK_MASTER, executor_environment, spark_session
 from steps.sweep.config import SweepConfig
 from steps.sweep.driver import run_sweep
+from steps.sweep.router import log_router
 from steps.sweep.task import worker_imports
 from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
 from steps.tracking.runner import run_step
@@ -73,6 +74,7 @@ def cluster_islands(values, penguins):
     with spark_session(values["spark_master"], "cluster_islands", env, worker_imports(tracking_uri)) as spark:
         results = run_sweep(spark, rows, config)
     chosen = log_results(results, config)
+    mlflow.set_tag("model_uri", log_router(chosen, rows, config))
     return {"groups": len(chosen), "eps_runs": len(results), "groups_with_best_eps": int(chosen["eps"].notna().sum())}
 
 

@@ -17,7 +17,7 @@ MAY_IMPORT = {
     "tracking": {"cli", "ml"},
     "spark": {"cli", "tracking"},
     "sweep": {"ml", "tracking"},
-    "pipeline": {"cli", "tracking"},
+    "pipeline": {"cli", "tracking", "sweep"},
 }
 
 

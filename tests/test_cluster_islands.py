@@ -3,15 +3,18 @@ nested runs, against the real tracking server; locally and on the standalone clu
 
 from __future__ import annotations
 
+import io
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from s_dbw import S_Dbw
 from sklearn.cluster import DBSCAN
@@ -103,9 +106,8 @@ def test_results_table_plots_and_models(default_sweep):
     assert plots == {f"plots/{island}.png" for island in ISLANDS}
     table = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=job.info.run_id, artifact_path="sweep_results.csv"))
     assert len(table) == 27 and set(table["run_id"]) == {r.info.run_id for r in eps_runs}
-    for model_uri in table["model_uri"]:
-        model = mlflow.sklearn.load_model(model_uri)
-        assert model.named_steps["dbscan"].eps in set(table["eps"])
+    for model_uri, eps in zip(table["model_uri"], table["eps"], strict=True):
+        assert mlflow.sklearn.load_model(model_uri).named_steps["dbscan"].eps == eps
     chosen = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=job.info.run_id, artifact_path="chosen_eps.csv"))
     assert set(chosen["group"]) == ISLANDS
 
@@ -149,6 +151,111 @@ def test_a_group_smaller_than_min_samples_is_logged_as_undefined(tracking_uri, t
     assert job.info.status == "FINISHED" and len(groups) == 3 and len(eps_runs) == 6
     torgersen = [r for r in eps_runs if r.data.params["group"] == "Torgersen"]
     assert all(r.data.metrics["n_clusters"] == 0 and "s_dbw" in r.data.tags["undefined_metrics"] for r in torgersen)
+    # The router answers such a group's rows with noise and the reason, not an error.
+    answer = mlflow.pyfunc.load_model(job.data.tags["model_uri"]).predict(small.loc[:, ["island", *FEATURES]])
+    theirs = answer[answer["group"] == "Torgersen"]
+    assert len(theirs) == 2 and (theirs["cluster"] == -1).all() and theirs["eps"].isna().all()
+    assert set(theirs["reason"]) == {"no eps gave a defined s_dbw"}
+    assert (answer.loc[answer["group"] != "Torgersen", "reason"] == "").all()
+
+
+def island_rows(island: str) -> pd.DataFrame:
+    penguins = load_penguins().frame
+    return penguins.loc[penguins["island"] == island, FEATURES].reset_index(drop=True)
+
+
+def sweep_table(job) -> pd.DataFrame:
+    return pd.read_csv(mlflow.artifacts.download_artifacts(run_id=job.info.run_id, artifact_path="sweep_results.csv"))
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_every_eps_model_labels_raw_penguins_as_dbscan_clustered_them(default_sweep):
+    """Each of the 27 models, loaded as pyfunc, on its island's raw rows: every core sample gets its cluster
+    and every noise point -1, as an independent DBSCAN has them (cluster numbers may differ: a partition)."""
+    (job,), _, _ = default_sweep
+    for row in sweep_table(job).itertuples():
+        rows = island_rows(row.group)
+        model = mlflow.pyfunc.load_model(row.model_uri)
+        predicted = np.asarray(model.predict(rows))
+        assert (predicted == mlflow.sklearn.load_model(row.model_uri).predict(rows)).all()
+        independent = DBSCAN(eps=row.eps, min_samples=3).fit(StandardScaler().fit_transform(rows))
+        core = independent.core_sample_indices_
+        assert (predicted[independent.labels_ == -1] == -1).all(), (row.group, row.eps)
+        pairs = set(zip(independent.labels_[core], predicted[core], strict=True))
+        assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs}), (row.group, row.eps)
+        assert -1 not in {b for _, b in pairs}
+        if len(core):  # a new penguin exactly on a core sample gets that core's cluster
+            assert model.predict(rows.iloc[core[:1]]).tolist() == [predicted[core[0]]]
+        assert model.predict(rows.head(1) * 10).tolist() == [-1]  # far from every penguin: noise
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_every_eps_model_carries_its_params_metrics_signature_and_example(default_sweep):
+    _, _, eps_runs = default_sweep
+    client = MlflowClient()
+    for run in eps_runs:
+        (output,) = run.outputs.model_outputs
+        logged = client.get_logged_model(output.model_id)
+        assert logged.params == {k: run.data.params[k] for k in ("eps", "min_samples", "group", "group_by")}
+        assert {m.key: m.value for m in logged.metrics} == run.data.metrics
+        info = mlflow.models.get_model_info(f"models:/{output.model_id}")
+        assert info.signature.inputs.input_names() == FEATURES and "python_function" in info.flavors
+        example = mlflow.models.Model.load(f"models:/{output.model_id}").load_input_example()
+        assert list(example.columns) == FEATURES and len(example) == 5
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_each_group_run_shows_its_clustering(default_sweep):
+    _, groups, _ = default_sweep
+    for group in groups:
+        assert "clusters.png" in {f.path for f in MlflowClient().list_artifacts(group.info.run_id)}
+        picture = mlflow.artifacts.download_artifacts(run_id=group.info.run_id, artifact_path="clusters.png")
+        assert Path(picture).read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_the_router_model_labels_every_island_as_its_own_model(default_sweep, tmp_path):
+    (job,), groups, _ = default_sweep
+    router = mlflow.pyfunc.load_model(job.data.tags["model_uri"])
+    penguins = load_penguins().frame
+    answer = router.predict(penguins.loc[:, ["island", *FEATURES]])
+    assert list(answer.columns) == ["group", "eps", "cluster", "reason"]
+    assert (answer["group"] == penguins["island"].to_numpy()).all()
+    for group in groups:
+        island = group.info.run_name
+        own = mlflow.pyfunc.load_model(group.data.tags["best_model_uri"]).predict(island_rows(island))
+        mine = answer[answer["group"] == island]
+        assert (mine["cluster"].to_numpy() == own).all()
+        assert (mine["eps"] == float(group.data.tags["best_eps"])).all() and (mine["reason"] == "").all()
+    unknown = penguins.loc[:1, ["island", *FEATURES]].assign(island="Atlantis")
+    with pytest.raises(MlflowException, match="island: unknown group\\(s\\) 'Atlantis'; this model knows 'Biscoe'"):
+        router.predict(unknown)
+
+    # In a fresh process where this project cannot be imported: the model carries what it needs.
+    script = tmp_path / "score.py"
+    script.write_text(
+        "import importlib.util, sys, mlflow, pandas as pd\n"
+        "assert importlib.util.find_spec('steps') is None, sys.path\n"
+        "rows = pd.read_parquet(sys.argv[2])\n"
+        "print(mlflow.pyfunc.load_model(sys.argv[1]).predict(rows).to_json(orient='split'))\n"
+    )
+    rows = penguins.loc[:, ["island", *FEATURES]].groupby("island").head(20)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    done = subprocess.run(
+        [sys.executable, str(script), job.data.tags["model_uri"], str(tmp_path / "rows.parquet")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in tracking_env(mlflow.get_tracking_uri()).items() if k != "PYTHONPATH"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    elsewhere = pd.read_json(io.StringIO(done.stdout.strip().splitlines()[-1]), orient="split")
+    assert elsewhere["cluster"].tolist() == router.predict(rows)["cluster"].tolist()
 
 
 def assert_exactly_once(experiment):
@@ -211,7 +318,7 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri, experiment):
     task, run in-process."""
     from steps.sweep.config import JOB, SweepConfig
     from steps.sweep.driver import delete_unnamed_runs
-    from steps.sweep.task import _create_group_run, _log_eps_run, sweep_group
+    from steps.sweep.task import GroupRunContext, _create_group_run, _log_eps_run, sweep_group
     from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
 
     client = MlflowClient(tracking_uri)
@@ -227,7 +334,8 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri, experiment):
     first, twin = (_create_group_run(client, config, "Biscoe", identity) for _ in range(2))
     (half_logged,) = clustering.sweep(biscoe, FEATURES, [0.5], 3)
     with pytest.raises(RuntimeError, match="injected fault"):  # dies right after creating the eps run
-        _log_eps_run(client, config, "Biscoe", first.info.run_id, identity, half_logged, 0, "raise", None)
+        context = GroupRunContext(client, config, "Biscoe", first.info.run_id, identity, 0, biscoe.head(5))
+        _log_eps_run(context, half_logged, "raise")
 
     table = sweep_group(config, "Biscoe", biscoe)
     assert delete_unnamed_runs(client, config, table) == 2

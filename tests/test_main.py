@@ -6,7 +6,6 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
-from sklearn.cluster import DBSCAN
 from sklearn.preprocessing import StandardScaler
 
 from harness.cli import fresh_experiment_name
@@ -14,6 +13,7 @@ from harness.servers import free_port
 from steps.main import STEPS
 from steps.ml import body_mass, clustering, sex, species
 from steps.ml.data import load_penguins
+from steps.ml.dbscan import NearestCoreDBSCAN
 from steps.pipeline.registry import ALIAS, SOURCE_MODEL
 from steps.pipeline.step_runs import CACHE, REUSED_FROM, STEP
 from tests.support import child_runs, mlflow_run, runs_of
@@ -97,7 +97,9 @@ def test_the_report_summarises_every_step(first_main):
     assert f"eval_acc {steps['classify_sex'].data.metrics['eval_acc']:.4g}" in page
     assert steps["classify_species"].data.tags["model_uri"] in html
     assert "![roc_curve](classify_sex/roc_curve.png)" in page
-    assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 3  # roc, confusion, rmse, one per island
+    # roc, confusion, rmse; per island its metrics by eps and its clustering at the chosen eps
+    assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 3 + 3
+    assert "![Biscoe](cluster_islands/plots/Biscoe.png)\n![Biscoe](cluster_islands/clusters/Biscoe.png)" in page
     assert "best eps" in html and "Biscoe" in html
 
 
@@ -135,7 +137,7 @@ def test_changing_eps_reruns_only_cluster_islands_and_register_sets_champions(fi
         assert len(predicted) == len(raw) and valid(predicted), (name, predicted[:10])
         assert predicted == list(mlflow.pyfunc.load_model(source_model).predict(raw)), name
 
-    # The DBSCAN champions have no pyfunc flavor (DBSCAN cannot predict): each is its group's fitted pipeline.
+    # Each group's DBSCAN champion is its group's fitted pipeline, and scores the group's raw rows.
     chosen = [g for g in groups if "best_model_uri" in g.data.tags]  # s_dbw may be undefined for a group at 0.5
     assert chosen
     for group in chosen:
@@ -143,11 +145,21 @@ def test_changing_eps_reruns_only_cluster_islands_and_register_sets_champions(fi
         name = f"penguins-dbscan-island-{island}"
         assert client.get_model_version_by_alias(name, ALIAS).tags[SOURCE_MODEL] == group.data.tags["best_model_uri"]
         model = mlflow.sklearn.load_model(f"models:/{name}@{ALIAS}")
-        assert [type(s) for s in model.named_steps.values()] == [StandardScaler, DBSCAN]
+        assert [type(s) for s in model.named_steps.values()] == [StandardScaler, NearestCoreDBSCAN]
         scaler, dbscan = model.named_steps["standardscaler"], model.named_steps["dbscan"]
         assert dbscan.eps == float(group.data.tags["best_eps"]) == 0.5 and dbscan.min_samples == 3
         measured = penguins.loc[penguins["island"] == island, list(clustering.FEATURES)]
         assert np.allclose(scaler.mean_, measured.mean()) and len(dbscan.labels_) == len(measured)
+        served = mlflow.pyfunc.load_model(f"models:/{name}@{ALIAS}").predict(measured)
+        assert (served == model.predict(measured)).all()
+
+    # One model for every island: the router, registered from the sweep's job run.
+    router = client.get_model_version_by_alias("penguins-clusters-island", ALIAS)
+    assert router.tags[SOURCE_MODEL] == steps["cluster_islands"].data.tags["model_uri"]
+    answer = mlflow.pyfunc.load_model(f"models:/penguins-clusters-island@{ALIAS}").predict(
+        penguins.loc[:, ["island", *clustering.FEATURES]]
+    )
+    assert len(answer) == len(penguins) and set(answer["group"]) == {"Biscoe", "Dream", "Torgersen"}
 
     # Same again: the cache hits ("0.5" is "0.50") and the champions are not registered twice.
     _, fourth = run_main(experiment, tracking_uri, eps="0.5", register="true")

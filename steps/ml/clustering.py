@@ -35,7 +35,7 @@ FEATURES = MEASUREMENTS
 class EpsResult:
     eps: float
     metrics: dict[str, float | None]  # None: undefined for this clustering
-    model: Pipeline  # StandardScaler + the fitted DBSCAN
+    model: Pipeline  # StandardScaler + the fitted NearestCoreDBSCAN: raw features in, cluster labels out
 
 
 def cluster_metrics(scaled: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
@@ -74,22 +74,21 @@ def sweep(
 ) -> list[EpsResult]:
     """Standardise `features` of one group, then fit DBSCAN(eps, min_samples) for every eps.
 
-    A group with fewer rows than min_samples (or than 2) cannot be clustered: every eps
-    gets counts only and undefined quality metrics, and no error.
+    A group with fewer rows than min_samples has no core sample: every row is noise, the
+    quality metrics are undefined, and its models label every new row noise too.
     """
-    from sklearn.cluster import DBSCAN
-    from sklearn.pipeline import make_pipeline
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X = group.loc[:, list(features)].to_numpy(dtype="float64")
+    from steps.ml.dbscan import NearestCoreDBSCAN
+
+    X = group.loc[:, list(features)]
     results = []
     for eps in eps_values:
-        model = make_pipeline(StandardScaler(), DBSCAN(eps=eps, min_samples=min_samples))
-        if len(X) >= 2:
-            labels = model.fit_predict(X)
-            scaled = model.named_steps["standardscaler"].transform(X)
-        else:
-            labels, scaled = np.full(len(X), -1), X
+        dbscan = NearestCoreDBSCAN(eps=eps, min_samples=min_samples)
+        model = Pipeline([("standardscaler", StandardScaler()), ("dbscan", dbscan)])
+        labels = model.fit_predict(X)
+        scaled = model.named_steps["standardscaler"].transform(X)
         results.append(EpsResult(float(eps), cluster_metrics(scaled, labels), model))
     return results
 

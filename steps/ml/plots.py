@@ -68,3 +68,34 @@ def sweep_figure(group: str, rows: pd.DataFrame, metrics: tuple[str, ...], chose
     fig.suptitle(f"{group}: metrics by eps" + (f" (chosen eps = {chosen_eps:g})" if chosen_eps is not None else ""))
     fig.tight_layout()
     return fig
+
+
+def clusters_figure(title: str, features: pd.DataFrame, labels: np.ndarray) -> Figure:
+    """One group's rows in two dimensions, coloured by cluster, noise as grey crosses.
+
+    The two dimensions: the features themselves when there are at most two, else the first two
+    principal components of the standardised features (their share of the variance on the axes)."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    X = features.to_numpy(dtype="float64")
+    if X.shape[1] <= 2:
+        points = X if X.shape[1] == 2 else np.column_stack([X[:, 0], np.zeros(len(X))])
+        axes = [*features.columns, ""][:2]
+    else:
+        pca = PCA(n_components=2).fit(scaled := StandardScaler().fit_transform(X))
+        points = pca.transform(scaled)
+        axes = [f"PC{i + 1} ({share:.0%} of the variance)" for i, share in enumerate(pca.explained_variance_ratio_)]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    noise = labels == -1
+    ax.scatter(points[noise, 0], points[noise, 1], marker="x", color="0.6", label="noise")
+    colours = plt.get_cmap("tab10")
+    for position, cluster in enumerate(sorted(set(labels[~noise]))):
+        member = labels == cluster
+        ax.scatter(points[member, 0], points[member, 1], s=18, color=colours(position % 10), label=f"cluster {cluster}")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig

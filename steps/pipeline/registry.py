@@ -12,17 +12,19 @@ SOURCE_MODEL = "penguins.model_uri"  # model version tag: the URI it was registe
 
 
 def models_of(results: StepResults) -> dict[str, str]:
-    """Registered-model name -> model URI: the step's model, or each group's chosen DBSCAN model."""
-    if results.outcome.entry_point == "cluster_islands":
-        return {
-            f"penguins-dbscan-{r.data.params.get('group_by')}-{r.data.tags['penguins.group']}": r.data.tags[
+    """Registered-model name -> model URI: the step's model; for the sweep, the router that serves every
+    group (`penguins-clusters-<group_by>`) and each group's chosen model (`penguins-dbscan-<group_by>-<group>`)."""
+    uri = results.run.data.tags.get("model_uri")
+    if results.outcome.entry_point != "cluster_islands":
+        return {f"penguins-{results.outcome.entry_point.replace('_', '-')}": uri} if uri else {}
+    group_by = results.run.data.params.get("group_by")
+    models = {f"penguins-clusters-{group_by}": uri} if uri else {}
+    for group in results.groups:
+        if "best_model_uri" in group.data.tags:
+            models[f"penguins-dbscan-{group_by}-{group.data.tags['penguins.group']}"] = group.data.tags[
                 "best_model_uri"
             ]
-            for r in results.groups
-            if "best_model_uri" in r.data.tags
-        }
-    uri = results.run.data.tags.get("model_uri")
-    return {f"penguins-{results.outcome.entry_point.replace('_', '-')}": uri} if uri else {}
+    return models
 
 
 def register_models(client, results: list[StepResults]) -> dict[str, dict[str, str]]:

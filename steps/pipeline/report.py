@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 
 from steps.pipeline import report_page
 from steps.pipeline.step_runs import StepResults
+from steps.sweep.config import CLUSTERS_FIGURE
 from steps.tracking.server import absolute_tracking_uri
 
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
@@ -54,6 +56,14 @@ def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> repo
             if item.path.endswith(".png"):
                 local = artifacts.download_artifacts(item.path, dst_path=str(folder))
                 plots.append(Path(local).relative_to(root))
+    for group in step.groups:  # each group's clustering at its chosen eps, beside its metrics by eps
+        if group.data.tags.get("best_run_id"):
+            picture = folder / "clusters" / f"{group.data.tags.get('penguins.group', '')}.png"
+            picture.parent.mkdir(exist_ok=True)
+            with tempfile.TemporaryDirectory() as download:
+                found = get_artifact_repository(group.info.artifact_uri).download_artifacts(CLUSTERS_FIGURE, download)
+                shutil.move(found, picture)
+            plots.append(picture.relative_to(root))
     table = []
     for r in step.groups:
         select_by = r.data.params.get("select_by", "")
@@ -70,7 +80,7 @@ def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> repo
         link=run_link(source),
         metrics=dict(source.data.metrics),
         models=models,
-        plots=sorted(plots),
+        plots=sorted(plots, key=lambda plot: (plot.stem, plot.parent.name != "plots")),
         table=table,
         registered=registered,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from steps.ml import clustering
 
 JOB, LEVEL, GROUP, EPS = "penguins.job_run_id", "penguins.level", "penguins.group", "penguins.eps"
+CLUSTERS_FIGURE = "clusters.png"  # on each group run: its rows as the chosen eps clustered them
 RESULT_COLUMNS = ("group", "eps", *clustering.METRICS, "run_id", "model_uri", "group_run_id")
 RESULT_SCHEMA = ", ".join(
     f"{name} {'string' if name in ('group', 'run_id', 'model_uri', 'group_run_id') else 'double'}"

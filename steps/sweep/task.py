@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,9 +36,24 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME as RUN_NAME
 
 from steps.ml import clustering
-from steps.sweep.config import EPS, GROUP, JOB, LEVEL, RESULT_COLUMNS, SweepConfig, eps_label, run_name
+from steps.ml.dbscan import NearestCoreDBSCAN
+from steps.sweep.config import (
+    CLUSTERS_FIGURE,
+    EPS,
+    GROUP,
+    JOB,
+    LEVEL,
+    RESULT_COLUMNS,
+    SweepConfig,
+    eps_label,
+    run_name,
+)
+from steps.tracking.models import carried_code
 
 MODEL_NAME = "dbscan"
+DBSCAN_MODULE = NearestCoreDBSCAN.__module__
+TRUSTED_TYPE = f"{DBSCAN_MODULE}.{NearestCoreDBSCAN.__qualname__}"  # for skops: the one class not its own
+EXAMPLE_ROWS = 5
 EPS_RUNS_AT_ONCE = 4
 FAULT_MESSAGE = "injected fault: the first attempt of this task fails after logging (test switch)"
 
@@ -81,7 +100,6 @@ def _existing_runs(client, config: SweepConfig, group: str) -> list:
 
 def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataFrame:
     """Sweep eps for one group, log the group run and its eps runs, return one row per eps."""
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from mlflow.entities import Param
@@ -99,11 +117,10 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
         if r.data.tags.get(LEVEL) == "eps" and r.data.tags.get(PARENT) == group_run_id:
             earlier.setdefault(r.data.tags.get(EPS), []).append(r)
 
-    now = int(time.time() * 1000)
     results = clustering.sweep(rows, config.features, config.eps_values, config.min_samples)
     last = len(results) - 1
-
-    saving = threading.Lock()  # see _log_model
+    example = rows.loc[:, list(config.features)].head(EXAMPLE_ROWS).reset_index(drop=True)
+    context = GroupRunContext(client, config, group, group_run_id, identity, int(time.time() * 1000), example)
 
     def log_eps(position: int) -> dict:
         result = results[position]
@@ -113,7 +130,7 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
             run_id, model_uri = done.info.run_id, f"models:/{done.outputs.model_outputs[0].model_id}"
         else:
             fault = config.fault if position == last and config.fault and _first_attempt() else ""
-            run_id, model_uri = _log_eps_run(client, config, group, group_run_id, identity, result, now, fault, saving)
+            run_id, model_uri = _log_eps_run(context, result, fault)
         return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
 
     # The runs are independent and the work is waiting on the server: log a few at once.
@@ -121,7 +138,7 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
         table = list(pool.map(log_eps, range(len(results))))
     frame = pd.DataFrame(table, columns=list(RESULT_COLUMNS))
     if group_run.info.status != "FINISHED":
-        _finish_group_run(client, config, group_run_id, frame, now, logged=bool(group_run.data.metrics))
+        _finish_group_run(context, frame, results, rows, logged=bool(group_run.data.metrics))
     return frame
 
 
@@ -134,15 +151,30 @@ def _group_run_to_resume(existing: list):
     return max(group_runs, key=lambda r: (r.info.status == "FINISHED", children[r.info.run_id]))
 
 
-def _log_eps_run(client, config, group, group_run_id, identity, result, now, fault: str, saving) -> tuple[str, str]:
+@dataclass
+class GroupRunContext:
+    """What every eps run of one group is logged with."""
+
+    client: Any
+    config: SweepConfig
+    group: str
+    group_run_id: str
+    identity: dict[str, str]  # the tags every run of the group carries
+    now: int  # the metrics' timestamp, ms
+    example: pd.DataFrame  # a few raw rows of the group: the models' input example
+    saving: threading.Lock = field(default_factory=threading.Lock)  # see _log_model
+
+
+def _log_eps_run(context: GroupRunContext, result: clustering.EpsResult, fault: str) -> tuple[str, str]:
     """One eps run: create (with its tags), model, one batch of params and metrics, FINISHED.
     Returns (run id, model URI)."""
     from mlflow.entities import Metric, Param
 
+    client, config, group = context.client, context.config, context.group
     label = eps_label(result.eps)
     defined = {k: v for k, v in result.metrics.items() if v is not None}
     undefined = sorted(set(result.metrics) - set(defined))
-    tags = {**identity, PARENT: group_run_id, LEVEL: "eps", EPS: label}
+    tags = {**context.identity, PARENT: context.group_run_id, LEVEL: "eps", EPS: label}
     if undefined:
         tags["undefined_metrics"] = ",".join(undefined)
         tags["undefined_reason"] = "fewer than two clusters among the clustered points"
@@ -153,15 +185,16 @@ def _log_eps_run(client, config, group, group_run_id, identity, result, now, fau
         os._exit(1)  # the Python worker dies mid-task, as on an out-of-memory kill
     if fault:
         raise RuntimeError(FAULT_MESSAGE)
-    model_uri = _log_model(client, config, result.model, run_id, saving)
     params = {"eps": label, "min_samples": str(config.min_samples), "group_by": config.group_by, "group": group}
+    model_id = _log_model(context, result.model, run_id, params)
     client.log_batch(
         run_id,
-        metrics=[Metric(k, v, now, 0) for k, v in defined.items()],
+        # Metrics that name the model are also the model's: the UI's model list compares them.
+        metrics=[Metric(k, v, context.now, 0, model_id=model_id) for k, v in defined.items()],
         params=[Param(k, v) for k, v in params.items()],
     )
     client.set_terminated(run_id, "FINISHED")
-    return run_id, model_uri
+    return run_id, f"models:/{model_id}"
 
 
 def _create_group_run(client, config: SweepConfig, group: str, identity: dict[str, str]):
@@ -173,12 +206,13 @@ def _create_group_run(client, config: SweepConfig, group: str, identity: dict[st
 
 
 def _finish_group_run(
-    client, config: SweepConfig, group_run_id: str, frame: pd.DataFrame, now: int, logged: bool
+    context: GroupRunContext, frame: pd.DataFrame, results: list[clustering.EpsResult], rows: pd.DataFrame, logged: bool
 ) -> None:
     """Record the best eps by `select_by` and its metrics on the group run (unless an earlier
-    attempt `logged` them already), then end it."""
+    attempt `logged` them already), draw its clustering, then end the run."""
     from mlflow.entities import Metric, RunTag
 
+    client, config, now = context.client, context.config, context.now
     chosen = clustering.best(frame, config.select_by)
     tags = [RunTag("select_by", clustering.preference(config.select_by))]
     metrics = []
@@ -191,37 +225,59 @@ def _finish_group_run(
         metrics = [Metric("best_eps", float(chosen["eps"]), now, 0)]
         metrics += [Metric(k, float(chosen[k]), now, 0) for k in clustering.METRICS if not np.isnan(chosen[k])]
     if not logged:
-        client.log_batch(group_run_id, metrics=metrics, tags=tags)
-    client.set_terminated(group_run_id, "FINISHED")
+        client.log_batch(context.group_run_id, metrics=metrics, tags=tags)
+    if chosen is not None:
+        result = next(r for r in results if r.eps == chosen["eps"])
+        _log_clusters_figure(context, rows, result, chosen[config.select_by])
+    client.set_terminated(context.group_run_id, "FINISHED")
 
 
-def _log_model(client, config: SweepConfig, model, run_id: str, saving) -> str:
-    """Log `model` as the run's logged model with 8 requests (Model.log makes more: it also
-    re-reads the run's params and every metric's history, which this run does not have yet).
-    The run's outputs name the model, as log_model's do.
+def _log_clusters_figure(context: GroupRunContext, rows: pd.DataFrame, result: clustering.EpsResult, score) -> None:
+    """The group's penguins as the chosen eps clustered them, on the group run (CLUSTERS_FIGURE)."""
+    from steps.ml import plots  # matplotlib: imported once per worker, at the first group that draws
 
-    `saving` is a lock held while the model is saved: on its first save in a process, MLflow
-    scans every installed package, and unlocked each thread would scan at once."""
-    import logging
+    select_by = context.config.select_by
+    quality = f"{select_by} {score:.3g}" if not np.isnan(score) else f"{select_by} undefined"
+    noise = result.metrics["noise_ratio"] or 0.0
+    title = f"{context.group}: eps {eps_label(result.eps)}, {result.metrics['n_clusters']:g} clusters, "
+    title += f"{noise:.0%} noise, {quality}"
+    labels = result.model.named_steps["dbscan"].labels_
+    figure = plots.clusters_figure(title, rows.loc[:, list(context.config.features)], labels)
+    context.client.log_figure(context.group_run_id, figure, CLUSTERS_FIGURE)
+    plots.close(figure)
+
+
+def _log_model(context: GroupRunContext, model, run_id: str, params: dict[str, str]) -> str:
+    """Log `model` as the run's logged model, with its params, and return its id. One request to
+    create it, one per file of the model, two to finalise it and name it in the run's outputs
+    (Model.log makes more: it also re-reads the run's params and every metric's history).
+
+    The model scores raw rows (signature and input example from the group's rows) and carries
+    the one file of ours it needs (steps/ml/dbscan.py). `saving` is a lock held while it is
+    saved: on its first save in a process, MLflow scans every installed package, and unlocked
+    each thread would scan at once."""
     import tempfile
 
     import mlflow
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
-    from mlflow.models import Model
+    from mlflow.models import Model, infer_signature
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
     from mlflow.utils.uri import add_databricks_profile_info_to_artifact_uri
 
-    # DBSCAN has no predict(): MLflow warns, for every model, that it logs no pyfunc flavor.
-    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
-    logged = client.create_logged_model(config.experiment_id, name=MODEL_NAME, source_run_id=run_id)
+    client, config = context.client, context.config
+    logged = client.create_logged_model(config.experiment_id, name=MODEL_NAME, source_run_id=run_id, params=params)
     with tempfile.TemporaryDirectory() as tmp:
-        with saving:
+        with context.saving:
             mlflow.sklearn.save_model(
                 model,
                 f"{tmp}/model",
                 mlflow_model=Model(artifact_path=logged.artifact_location, run_id=run_id, model_id=logged.model_id),
+                signature=infer_signature(context.example, model.predict(context.example)),
+                input_example=context.example,
+                code_paths=carried_code(Path(tmp, "code"), DBSCAN_MODULE),
                 pip_requirements=list(config.pip_requirements),
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+                skops_trusted_types=[TRUSTED_TYPE],
             )
         # Straight to the model's artifact location: log_model_artifacts would first fetch the
         # logged model again, only to read the location create_logged_model has just returned.
@@ -229,7 +285,7 @@ def _log_model(client, config: SweepConfig, model, run_id: str, saving) -> str:
         get_artifact_repository(location, tracking_uri=config.tracking_uri).log_artifacts(f"{tmp}/model")
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     client.log_outputs(run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
-    return f"models:/{logged.model_id}"
+    return logged.model_id
 
 
 def _first_attempt() -> bool:

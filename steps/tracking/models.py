@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from importlib.metadata import version
+from importlib.util import find_spec
+from pathlib import Path
 
 import mlflow
 
@@ -35,3 +38,16 @@ def log_sklearn_model(model, name: str, example) -> str:
     )
     mlflow.set_tag("model_uri", info.model_uri)
     return info.model_uri
+
+
+def carried_code(directory: Path, *modules: str) -> list[str]:
+    """`code_paths` that carry these modules of ours (`steps.ml.dbscan`, ...) with a logged model.
+
+    Each file goes under its package folders without their __init__ files: where the project
+    is not importable (a serving host), `steps` is then a namespace package of just these
+    files; where it is, the project's own package is imported and these files are unused."""
+    for module in modules:
+        target = directory.joinpath(*module.split(".")).with_suffix(".py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(find_spec(module).origin, target)
+    return sorted({str(directory / module.split(".")[0]) for module in modules})

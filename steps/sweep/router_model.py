@@ -1,0 +1,64 @@
+"""The model that serves every group's chosen clustering, logged as code: this file is the model's.
+
+Raw rows in (the group column and the features), and per row: the group, the eps chosen
+for it and the cluster label (-1: noise). Each row goes to its group's model, one of the
+models the sweep logged, copied into this model when it was logged: what it serves is
+pinned then, and loading it reads nothing from the tracking server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+
+class GroupRouter(mlflow.pyfunc.PythonModel):
+    """Artifacts: `routes` (JSON: `group_by`, `features`, and `groups`: each group's eps, the key of
+    its model's artifact, the reason it has none) and each group's model."""
+
+    def load_context(self, context) -> None:
+        routes = json.loads(Path(context.artifacts["routes"]).read_text())
+        self.group_by, self.features, self.groups = routes["group_by"], routes["features"], routes["groups"]
+        self.models = {
+            name: mlflow.sklearn.load_model(context.artifacts[spec["model"]])
+            for name, spec in self.groups.items()
+            if spec["model"]
+        }
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        rows = pd.DataFrame(model_input)
+        missing = [c for c in (self.group_by, *self.features) if c not in rows.columns or rows[c].isna().any()]
+        if missing:
+            raise MlflowException.invalid_parameter_value(
+                f"missing value(s) in column(s) {', '.join(missing)}: every row needs {self.group_by} "
+                f"and {', '.join(self.features)}"
+            )
+        groups = rows[self.group_by].astype(str)
+        unknown = sorted(set(groups) - set(self.groups))
+        if unknown:
+            raise MlflowException.invalid_parameter_value(
+                f"{self.group_by}: unknown group(s) {', '.join(map(repr, unknown[:5]))}; "
+                f"this model knows {', '.join(map(repr, sorted(self.groups)))}"
+            )
+        eps = groups.map(lambda g: self.groups[g]["eps"]).astype("float64")
+        answer = pd.DataFrame(
+            {
+                "group": groups,
+                "eps": eps,
+                "cluster": np.int64(-1),
+                "reason": groups.map(lambda g: self.groups[g]["reason"]),
+            },
+            index=rows.index,
+        )
+        for name, where in groups.groupby(groups).groups.items():
+            if name in self.models:
+                answer.loc[where, "cluster"] = self.models[name].predict(rows.loc[where, self.features])
+        return answer.reset_index(drop=True)
+
+
+mlflow.models.set_model(GroupRouter())
