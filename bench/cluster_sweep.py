@@ -58,13 +58,9 @@ def synthetic_penguins(groups: int, rows_per_group: int = 110, seed: int = 0) ->
 
 
 def tutorial_style_task(tracking_uri: str, experiment_id: str, parent_run_id: str, eps_values: tuple[float, ...]):
-    """The tutorial's logging, minus its bugs that would change the counts (it closed the parent)."""
-    import pyspark.cloudpickle
+    """The tutorial's logging, minus its bugs that would change the counts (it closed the parent).
 
-    import steps
-
-    # Ship steps.ml.clustering inside the task, as run_sweep does: workers need not import it.
-    pyspark.cloudpickle.register_pickle_by_value(steps)
+    Run on the session ours ran on, which shipped the project's code to the executors."""
 
     def run_group(key, rows: pd.DataFrame) -> pd.DataFrame:
         import mlflow

@@ -16,7 +16,7 @@ MAY_IMPORT = {
     "cli": {"ml"},
     "tracking": {"cli", "ml"},
     "spark": {"cli", "tracking"},
-    "sweep": {"ml", "tracking"},
+    "sweep": {"ml", "tracking", "spark"},
     "pipeline": {"cli", "tracking", "sweep"},
 }
 

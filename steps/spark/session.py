@@ -18,9 +18,14 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import re
+import shutil
 import sys
+import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -79,6 +84,27 @@ def executor_environment(tracking_uri: str, experiment_id: str | None) -> dict[s
     if experiment_id:
         env["MLFLOW_EXPERIMENT_ID"] = experiment_id
     return env
+
+
+@functools.cache
+def project_code_zip() -> str:
+    """The `steps` package as a zip of its .py files, made once per process (removed at exit)."""
+    directory = tempfile.mkdtemp(prefix="penguins-code-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    archive = os.path.join(directory, "steps.zip")
+    with zipfile.ZipFile(archive, "w") as files:
+        for source in sorted((PROJECT / "steps").rglob("*.py")):
+            files.write(source, source.relative_to(PROJECT).as_posix())
+    return archive
+
+
+def ship_project_code(spark) -> None:
+    """Make `steps` importable in every executor: a cluster's executors do not have the project,
+    and what the tasks log (a model's class, by module) must import there as it does here."""
+    if is_connect(spark):
+        spark.addArtifacts(project_code_zip(), pyfile=True)
+    else:
+        spark.sparkContext.addPyFile(project_code_zip())
 
 
 def is_connect(spark) -> bool:

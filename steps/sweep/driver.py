@@ -7,6 +7,7 @@ import time
 
 import pandas as pd
 
+from steps.spark.session import ship_project_code
 from steps.sweep.config import JOB, LEVEL, RESULT_SCHEMA, SweepConfig
 from steps.sweep.task import group_task
 from steps.tracking.runner import end_unfinished_runs, interrupt_behind
@@ -46,13 +47,9 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
     """The grouped sweep on Spark; prints progress (groups done of total, elapsed) while it runs."""
     import threading
 
-    import pyspark.cloudpickle
     from mlflow.tracking import MlflowClient
 
-    import steps
-
-    # Ship this project's code inside the task closure: executors need not have it installed.
-    pyspark.cloudpickle.register_pickle_by_value(steps)
+    ship_project_code(spark)
     total = rows[config.group_by].nunique()
     # One partition per group (up to a cap), and no coalescing them back into one task.
     spark.conf.set("spark.sql.shuffle.partitions", str(max(1, min(total, 64))))

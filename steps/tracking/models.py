@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
@@ -49,5 +48,5 @@ def carried_code(directory: Path, *modules: str) -> list[str]:
     for module in modules:
         target = directory.joinpath(*module.split(".")).with_suffix(".py")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(find_spec(module).origin, target)
+        target.write_text(find_spec(module).loader.get_source(module))  # also from a zip Spark shipped
     return sorted({str(directory / module.split(".")[0]) for module in modules})
