@@ -10,12 +10,13 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
+from steps.ml.data import MEASUREMENTS
 from steps.ml.features import category_encoder
 
-MEASUREMENTS = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm")
-CATEGORICAL = ("sex", "species", "island")
-FEATURES = (*MEASUREMENTS, *CATEGORICAL)
 TARGET = "body_mass_g"
+PREDICTOR_MEASUREMENTS = tuple(m for m in MEASUREMENTS if m != TARGET)
+CATEGORICAL = ("sex", "species", "island")
+FEATURES = (*PREDICTOR_MEASUREMENTS, *CATEGORICAL)
 CV_FOLDS = 5
 
 
@@ -25,7 +26,7 @@ def search_alpha(frame: pd.DataFrame, alphas: Sequence[float]) -> Pipeline:
     Returns the encoder followed by the fitted GridSearchCV, whose `best_estimator_`
     is refit on all rows. The search sees the encoded columns, as in the tutorial.
     """
-    encoder = category_encoder(CATEGORICAL, MEASUREMENTS).set_output(transform="pandas")
+    encoder = category_encoder(CATEGORICAL, PREDICTOR_MEASUREMENTS).set_output(transform="pandas")
     X = encoder.fit_transform(frame.loc[:, list(FEATURES)])
     search = GridSearchCV(Ridge(), {"alpha": list(alphas)}, scoring="neg_mean_squared_error", cv=CV_FOLDS)
     search.fit(X, frame[TARGET])
