@@ -1,11 +1,14 @@
 """Entry point `cluster_islands`: a DBSCAN sweep over eps for each group (island), on Spark.
 
 Three levels of runs, as the tutorial intends: this run is the job; under it one run per
-group; under each group one run per eps (`Biscoe-eps0.5`) with its metrics and model.
-The sweep's results also come back as a table, so nothing needs the UI.
+group; under each group one run per eps (`Biscoe-eps0.5`) with its metrics and, as
+`log_models` says, its model. The sweep's results also come back as a table, so nothing
+needs the UI. It takes the penguins by default, or any table with a group column and
+numeric features.
 
     mlflow run . -e cluster_islands --env-manager local -P eps=0.5
     mlflow run . -e cluster_islands --env-manager local -P group_by=species -P select_by=silhouette
+    mlflow run . -e cluster_islands --env-manager local -P data=sites.csv -P group_by=site -P features=x,y
     python -m steps.cluster_islands --eps 0.3,0.5,0.7
 """
 
@@ -18,10 +21,10 @@ import mlflow
 import pandas as pd
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
-from steps.cli.params import Param, ParamError, choices, invalid
-from steps.cli.shared_params import EPS, GROUP_BY, MIN_SAMPLES, SELECT_BY
+from steps.cli.params import Param, column_names, invalid
+from steps.cli.shared_params import EPS, GROUP_BY, LOG_MODELS, MIN_SAMPLES, SELECT_BY
 from steps.ml import clustering
-from steps.ml.data import MEASUREMENTS
+from steps.ml.data import MEASUREMENTS, load_any_table
 from steps.spark.session import SPARK_MASTER, executor_environment, spark_session
 from steps.sweep.config import SweepConfig
 from steps.sweep.driver import run_sweep
@@ -35,24 +38,20 @@ PARAMS = (
     EPS,
     MIN_SAMPLES,
     GROUP_BY,
-    Param("features", ",".join(MEASUREMENTS), choices(MEASUREMENTS), "measurements to cluster on"),
+    Param("features", ",".join(MEASUREMENTS), column_names, "numeric columns to cluster on"),
     SELECT_BY,
+    LOG_MODELS,
     SPARK_MASTER,
 )
 # Test-only: makes the first attempt of every Spark task fail after it has logged.
 FAULT_SWITCH = "MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT"
 
 
-def cluster_islands(values, penguins):
+def cluster_islands(values, table):
     eps_values = values["eps"]
     if len(set(eps_values)) != len(eps_values):
         raise invalid("eps", "distinct values", ",".join(f"{e:g}" for e in eps_values))
-    present = sorted(penguins.frame[values["group_by"]].astype(str).unique())
-    if len(present) < 2:  # one group is not a per-group sweep: the tutorial's point is comparing groups
-        raise ParamError(
-            f"group_by: must be a column with two or more groups in the data; '{values['group_by']}' has only "
-            f"'{''.join(present)}'"
-        )
+    rows = clustering.rows_to_sweep(table.frame, values["group_by"], values["features"])
     run = mlflow.active_run()
     tracking_uri = absolute_tracking_uri(mlflow.get_tracking_uri())
     config = SweepConfig(
@@ -64,17 +63,18 @@ def cluster_islands(values, penguins):
         eps_values=tuple(eps_values),
         min_samples=values["min_samples"],
         select_by=values["select_by"],
+        log_models=values["log_models"],
         pip_requirements=tuple(pinned(*SKLEARN_REQUIREMENTS)),
         fault={"1": "raise", "crash": "crash"}.get(os.environ.get(FAULT_SWITCH, ""), ""),
         # Group and eps runs carry the job's commit, as MLflow Projects tags the job run itself.
         tags={k: v for k, v in run.data.tags.items() if k == MLFLOW_GIT_COMMIT},
     )
-    rows = penguins.frame.loc[:, [config.group_by, *config.features]].astype({config.group_by: str})
     env = executor_environment(tracking_uri, config.experiment_id)
     with spark_session(values["spark_master"], "cluster_islands", env, worker_imports(tracking_uri)) as spark:
         results = run_sweep(spark, rows, config)
     chosen = log_results(results, config)
-    mlflow.set_tag("model_uri", log_router(chosen, rows, config))
+    if config.log_models != "none":
+        mlflow.set_tag("model_uri", log_router(chosen, rows, config))
     return {"groups": len(chosen), "eps_runs": len(results), "groups_with_best_eps": int(chosen["eps"].notna().sum())}
 
 
@@ -88,12 +88,10 @@ def chosen_table(results: pd.DataFrame, select_by: str) -> pd.DataFrame:
 
 
 def log_results(results: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
-    """Log the sweep table (JSON table and CSV), the chosen eps per group, and one figure per group.
+    """Log the sweep table and the chosen eps per group, each as a JSON table and a CSV.
 
     Returns the chosen-eps table.
     """
-    from steps.ml import plots  # matplotlib: only when there is something to draw
-
     mlflow.log_table(results, "sweep_results.json")
     chosen = chosen_table(results, config.select_by)
     mlflow.log_table(chosen, "chosen_eps.json")
@@ -101,19 +99,13 @@ def log_results(results: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         for name, table in with_csv.items():
             table.to_csv(os.path.join(tmp, name), index=False)
-            mlflow.log_artifact(os.path.join(tmp, name))
-    chosen_eps = dict(zip(chosen["group"], chosen["eps"], strict=True))
-    for group, sweep in results.groupby("group", sort=True):
-        eps = chosen_eps[group]
-        figure = plots.sweep_figure(group, sweep, clustering.METRICS, None if pd.isna(eps) else float(eps))
-        mlflow.log_figure(figure, f"plots/{group}.png")
-        plots.close(figure)  # hundreds of groups would otherwise keep hundreds of figures open
+        mlflow.log_artifacts(tmp)
     mlflow.set_tag("select_by", clustering.preference(config.select_by))
     return chosen
 
 
 def main(argv=None):
-    run_step("cluster_islands", PARAMS, cluster_islands, argv)
+    run_step("cluster_islands", PARAMS, cluster_islands, argv, load=load_any_table)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT as GIT_COMMIT
 
 from steps import PROJECT
 from steps.cli.mlproject import declared_parameters
-from steps.cli.params import Param, as_text, boolean
-from steps.cli.shared_params import ALPHAS, EPS, GROUP_BY, MIN_SAMPLES, SEED, SELECT_BY
+from steps.cli.params import Param, ParamError, as_text, boolean
+from steps.cli.shared_params import ALPHAS, EPS, GROUP_BY, LOG_MODELS, MIN_SAMPLES, SEED, SELECT_BY
+from steps.ml.clustering import rows_to_sweep
+from steps.ml.data import MEASUREMENTS
 from steps.pipeline.cache import cache_key, code_version, effective_params
 from steps.pipeline.registry import register_models
 from steps.pipeline.report import log_report, where_to_look
@@ -48,6 +50,7 @@ PARAMS = (
     MIN_SAMPLES,
     GROUP_BY,
     SELECT_BY,
+    LOG_MODELS,
     SPARK_MASTER,
     Param("register", "false", boolean, "register each step's best model and point the alias 'champion' at it"),
     Param("force", "false", boolean, "re-run every step even when an earlier run matches"),
@@ -55,6 +58,9 @@ PARAMS = (
 
 
 def pipeline(values, penguins):
+    if values["register"] and values["log_models"] == "none":
+        raise ParamError("log_models: must be all or best with register=true (a sweep without models has none)")
+    rows_to_sweep(penguins.frame, values["group_by"], MEASUREMENTS)  # a bad group_by stops main before any step
     run = mlflow.active_run()
     client = MlflowClient()
     experiment_id = run.info.experiment_id

@@ -51,8 +51,14 @@ CASES = [
     ("cluster_islands", {"eps": ""}, "eps", "list of one or more numbers"),
     ("cluster_islands", {"eps": "0.5,0.5"}, "eps", "distinct values"),
     ("cluster_islands", {"min_samples": "0"}, "min_samples", "whole number >= 1"),
-    ("cluster_islands", {"group_by": "beak"}, "group_by", "one of species, island, sex"),
-    ("cluster_islands", {"features": "wingspan"}, "features", "list of bill_length_mm"),
+    ("cluster_islands", {"group_by": "beak"}, "group_by", "no column 'beak' in the data (columns: species, island"),
+    ("cluster_islands", {"group_by": "bill_depth_mm"}, "group_by", "must hold text or whole numbers, not decimals"),
+    ("cluster_islands", {"features": "wingspan"}, "features", "no column(s) wingspan in the data (columns: species"),
+    ("cluster_islands", {"features": "bill_depth_mm,species"}, "features", "column 'species' must be numeric"),
+    ("cluster_islands", {"features": "island,body_mass_g"}, "features", "must not include the group_by column"),
+    ("cluster_islands", {"features": "bill_depth_mm,,"}, "features", "list of distinct column names"),
+    ("cluster_islands", {"data": "{bad}/nan_mass.csv"}, "features", "column 'body_mass_g' has no values"),
+    ("cluster_islands", {"log_models": "some"}, "log_models", "one of all, best, none"),
     ("classify_sex", {"seed": "4.5"}, "seed", "a whole number"),
     ("classify_sex", {"data": "{bad}/empty.csv"}, "data", "is empty"),
     ("tune_body_mass", {"data": "{bad}/wrong_header.csv"}, "data", "missing column(s) species"),
@@ -61,6 +67,8 @@ CASES = [
     ("main", {"register": "maybe"}, "register", "true or false"),
     ("main", {"eps": "0.5,-1"}, "eps", "numbers > 0"),
     ("main", {"spark_master": "mesos://old"}, "spark_master", "local[*], local[N], spark://host:port"),
+    ("main", {"group_by": "beak"}, "group_by", "no column 'beak' in the data"),
+    ("main", {"register": "true", "log_models": "none"}, "log_models", "must be all or best with register=true"),
 ]
 
 

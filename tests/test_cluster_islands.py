@@ -22,6 +22,7 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.preprocessing import StandardScaler
 
 from harness.cli import fresh_experiment_name
+from harness.tables import grouped_table
 from steps import PROJECT
 from steps.ml import clustering
 from steps.ml.data import bundled_csv_path, load_penguins
@@ -101,9 +102,7 @@ def test_group_run_records_the_best_eps_by_s_dbw(default_sweep):
 def test_results_table_plots_and_models(default_sweep):
     (job,), _, eps_runs = default_sweep
     names = {f.path for f in MlflowClient().list_artifacts(job.info.run_id)}
-    assert {"sweep_results.json", "sweep_results.csv", "chosen_eps.json", "chosen_eps.csv"} <= names
-    plots = {f.path for f in MlflowClient().list_artifacts(job.info.run_id, "plots")}
-    assert plots == {f"plots/{island}.png" for island in ISLANDS}
+    assert names == {"sweep_results.json", "sweep_results.csv", "chosen_eps.json", "chosen_eps.csv"}
     table = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=job.info.run_id, artifact_path="sweep_results.csv"))
     assert len(table) == 27 and set(table["run_id"]) == {r.info.run_id for r in eps_runs}
     for model_uri, eps in zip(table["model_uri"], table["eps"], strict=True):
@@ -208,11 +207,16 @@ def test_every_eps_model_carries_its_params_metrics_signature_and_example(defaul
 
 @pytest.mark.e2e
 @pytest.mark.spark
-def test_each_group_run_shows_its_clustering(default_sweep):
+def test_each_group_run_shows_its_metrics_by_eps_and_its_clustering(default_sweep):
     _, groups, _ = default_sweep
     for group in groups:
-        assert "clusters.png" in {f.path for f in MlflowClient().list_artifacts(group.info.run_id)}
-        picture = mlflow.artifacts.download_artifacts(run_id=group.info.run_id, artifact_path="clusters.png")
+        assert_figures(group, {"metrics_by_eps.png", "clusters.png"})
+
+
+def assert_figures(group_run, names: set[str]) -> None:
+    assert {f.path for f in MlflowClient().list_artifacts(group_run.info.run_id)} == names
+    for name in names:
+        picture = mlflow.artifacts.download_artifacts(run_id=group_run.info.run_id, artifact_path=name)
         assert Path(picture).read_bytes().startswith(b"\x89PNG")
 
 
@@ -258,12 +262,73 @@ def test_the_router_model_labels_every_island_as_its_own_model(default_sweep, tm
     assert elsewhere["cluster"].tolist() == router.predict(rows)["cluster"].tolist()
 
 
-def assert_exactly_once(experiment):
+ODD_GROUPS = ["north field", "a/b\\c", "Zürich ✓", "it's", "g" * 200, "..", "7"]
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_a_users_table_with_odd_group_names_and_log_models_best(tracking_uri, tmp_path):
+    """Any table: the groups in a column named by the user (with a dot), other features; names that
+    are odd as run names and file names. log_models=best: a model on each group's chosen eps run only."""
+    table = grouped_table(ODD_GROUPS, rows_per_group=40, group_by="site.name")
+    table.to_csv(tmp_path / "sites.csv", index=False)
+    features = "temperature,humidity,pressure"
+    params = {"group_by": "site.name", "features": features, "eps": "0.3,0.6,1.2", "log_models": "best"}
+    _, experiment = sweep(tracking_uri, data=str(tmp_path / "sites.csv"), **params)
+    (job,), groups, eps_runs = levels(experiment)
+    assert sorted(g.info.run_name for g in groups) == sorted(ODD_GROUPS)
+    assert len(eps_runs) == 3 * len(ODD_GROUPS)
+    assert {(r.data.params["group"], r.data.params["eps"]) for r in eps_runs} == {
+        (g, e) for g in ODD_GROUPS for e in ("0.3", "0.6", "1.2")
+    }
+    assert job.inputs.dataset_inputs[0].dataset.name == "sites"
+    client = MlflowClient()
+    for group in groups:
+        chosen = group.data.tags["best_run_id"]
+        for run in child_runs(group):
+            assert bool(run.outputs.model_outputs) == (run.info.run_id == chosen)  # best: the chosen one only
+        assert (
+            group.data.tags["best_model_uri"] == f"models:/{client.get_run(chosen).outputs.model_outputs[0].model_id}"
+        )
+    for group in groups:
+        assert_figures(group, {"metrics_by_eps.png", "clusters.png"})
+    results = sweep_table(job)
+    assert sorted(results["group"].astype(str).unique()) == sorted(ODD_GROUPS)
+    assert results["model_uri"].notna().sum() == len(ODD_GROUPS)  # empty where no model was logged
+
+    router = mlflow.pyfunc.load_model(job.data.tags["model_uri"])
+    rows = table.loc[:, ["site.name", *features.split(",")]]
+    answer = router.predict(rows)
+    assert (answer["group"] == rows["site.name"]).all()
+    for group in groups:
+        own = mlflow.pyfunc.load_model(group.data.tags["best_model_uri"])
+        mine = rows[rows["site.name"] == group.data.params["group"]]
+        assert answer.loc[mine.index, "cluster"].tolist() == own.predict(mine.iloc[:, 1:]).tolist()
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_log_models_none_logs_metrics_but_no_model(tracking_uri):
+    _, experiment = sweep(tracking_uri, eps="0.5,0.9", log_models="none")
+    (job,), groups, eps_runs = levels(experiment)
+    assert len(groups) == 3 and len(eps_runs) == 6
+    assert not [r for r in eps_runs if r.outputs.model_outputs] and all(r.data.metrics for r in eps_runs)
+    assert "model_uri" not in job.data.tags and not job.outputs.model_outputs  # no router: nothing to route to
+    assert all("best_eps" in g.data.tags and "best_model_uri" not in g.data.tags for g in groups)
+    assert sweep_table(job)["model_uri"].isna().all()
+
+
+def assert_exactly_once(experiment, log_models="all", groups_expected=3, eps_per_group=9):
     (job,), groups, eps_runs = levels(experiment)
     assert job.info.status == "FINISHED"
-    assert len(groups) == 3 and len(eps_runs) == 27
-    assert len({(r.data.params["group"], r.data.params["eps"]) for r in eps_runs}) == 27
+    assert len(groups) == groups_expected and len({g.data.params["group"] for g in groups}) == groups_expected
+    assert len(eps_runs) == len({(r.data.params["group"], r.data.params["eps"]) for r in eps_runs})
+    assert len(eps_runs) == groups_expected * eps_per_group
     assert not [r for r in runs_of(experiment) if r.info.status == "RUNNING"]
+    chosen = {g.data.tags["best_run_id"] for g in groups}
+    with_model = {r.info.run_id for r in eps_runs if r.outputs.model_outputs}
+    expected = {"all": {r.info.run_id for r in eps_runs}, "best": chosen, "none": set()}[log_models]
+    assert with_model == expected and all(len(r.outputs.model_outputs) <= 1 for r in eps_runs)
     for run in eps_runs:  # every metric once: no duplicate history from the failed attempt
         assert len(MlflowClient().get_metric_history(run.info.run_id, "n_clusters")) == 1
     # The retries reused what the first attempts finished: only runs left half-logged (at most
@@ -279,10 +344,11 @@ FAULT = {"MLFLOW_PENGUINS_TEST_FAIL_FIRST_ATTEMPT": "1"}
 
 @pytest.mark.e2e
 @pytest.mark.spark
-def test_retried_tasks_leave_each_run_exactly_once_locally(tracking_uri):
+@pytest.mark.parametrize("log_models", ["all", "best", "none"])
+def test_retried_tasks_leave_each_run_exactly_once_locally(tracking_uri, log_models):
     # local[2,2]: two cores, spark.task.maxFailures=2 (local mode's way of saying it).
-    _, experiment = sweep(tracking_uri, env=FAULT, spark_master="local[2,2]")
-    assert_exactly_once(experiment)
+    _, experiment = sweep(tracking_uri, env=FAULT, spark_master="local[2,2]", log_models=log_models)
+    assert_exactly_once(experiment, log_models)
 
 
 @pytest.mark.e2e
@@ -335,7 +401,7 @@ def test_a_group_run_created_twice_is_resumed_once(tracking_uri, experiment):
     (half_logged,) = clustering.sweep(biscoe, FEATURES, [0.5], 3)
     with pytest.raises(RuntimeError, match="injected fault"):  # dies right after creating the eps run
         context = GroupRunContext(client, config, "Biscoe", first.info.run_id, identity, 0, biscoe.head(5))
-        _log_eps_run(context, half_logged, "raise")
+        _log_eps_run(context, half_logged, True, "raise")
 
     table = sweep_group(config, "Biscoe", biscoe)
     assert delete_unnamed_runs(client, config, table) == 2

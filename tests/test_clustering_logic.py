@@ -68,3 +68,45 @@ def test_sweep_is_deterministic(biscoe):
     first = [r.metrics for r in clustering.sweep(biscoe, clustering.FEATURES, clustering.DEFAULT_EPS, 3)]
     again = [r.metrics for r in clustering.sweep(biscoe, clustering.FEATURES, clustering.DEFAULT_EPS, 3)]
     assert first == again
+
+
+def test_rows_to_sweep_takes_any_table_and_leaves_out_incomplete_rows():
+    table = pd.DataFrame(
+        {
+            "site": [7.0, 7.0, 8.0, 8.0, None, 9.0],  # whole numbers with a gap, as CSV reads them
+            "x": ["1.5", 2, 3, 4, 5, None],
+            "y": [1, 2, 3, 4, 5, 6],
+            "note": ["a", "b", "c", "d", "e", "f"],
+        }
+    )
+    rows = clustering.rows_to_sweep(table, "site", ["x", "y"])
+    assert list(rows.columns) == ["site", "x", "y"]
+    assert rows["site"].tolist() == ["7", "7", "8", "8"] and rows["x"].dtype == "float64"
+
+
+@pytest.mark.parametrize(
+    ("group_by", "features", "message"),
+    [
+        ("beak", ["y"], "group_by: no column 'beak' in the data (columns: site, x, y, note)"),
+        ("site", ["y", "z"], "features: no column(s) z in the data (columns: site, x, y, note)"),
+        ("site", ["site", "y"], "features: must not include the group_by column 'site'"),
+        ("x", ["y"], "group_by: column 'x' must hold text or whole numbers, not decimals"),
+        ("site", ["note"], "features: column 'note' must be numeric; it holds 'a'"),
+        ("site", ["empty"], "features: column 'empty' has no values"),
+        ("one", ["y"], "group_by: must be a column with two or more groups in the data; 'one' has only 'a'"),
+    ],
+)
+def test_rows_to_sweep_names_the_parameter_and_the_column(group_by, features, message):
+    table = pd.DataFrame({"site": ["a", "b"], "x": [0.5, 1.5], "y": [1.0, 2.0], "note": ["a", "b"]})
+    table = table.assign(empty=np.nan, one="a") if group_by == "one" or "empty" in features else table
+    with pytest.raises(clustering.DataError) as error:
+        clustering.rows_to_sweep(table, group_by, features)
+    assert str(error.value).startswith(message.split(" (columns")[0])
+
+
+def test_chosen_eps_is_the_best_by_the_metric_and_none_when_undefined(biscoe):
+    results = clustering.sweep(biscoe, clustering.FEATURES, [0.3, 0.9, 1.5], 3)
+    table = pd.DataFrame([{"eps": r.eps, **r.metrics} for r in results], dtype="float64")
+    assert clustering.chosen_eps(results, "silhouette") == clustering.best(table, "silhouette")["eps"]
+    undefined = clustering.sweep(biscoe.head(2), clustering.FEATURES, [0.5], 3)
+    assert clustering.chosen_eps(undefined, "s_dbw") is None

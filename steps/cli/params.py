@@ -134,17 +134,19 @@ def choice(options: Sequence[str]) -> Parser:
     return parse
 
 
-def choices(options: Sequence[str]) -> Parser:
-    """A comma-separated, non-empty list of distinct values from `options`."""
-    allowed = "a comma-separated list of " + ", ".join(options)
+def column_name(name: str, text: str) -> str:
+    """The name of one column of the data (checked against the data where it is read)."""
+    if not text.strip():
+        raise invalid(name, "the name of a column", text)
+    return text.strip()
 
-    def parse(name: str, text: str) -> list[str]:
-        values = [v.strip() for v in text.strip().strip("[]").split(",") if v.strip()]
-        if not values or len(set(values)) != len(values) or not set(values) <= set(options):
-            raise invalid(name, allowed, text)
-        return values
 
-    return parse
+def column_names(name: str, text: str) -> list[str]:
+    """A comma-separated, non-empty list of distinct column names."""
+    values = [v.strip() for v in text.strip().strip("[]").split(",")]
+    if not all(values) or len(set(values)) != len(values):
+        raise invalid(name, "a comma-separated list of distinct column names", text)
+    return values
 
 
 def boolean(name: str, text: str) -> bool:

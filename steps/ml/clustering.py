@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from steps.ml.data import MEASUREMENTS
+from steps.ml.data import MEASUREMENTS, DataError
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -36,6 +36,39 @@ class EpsResult:
     eps: float
     metrics: dict[str, float | None]  # None: undefined for this clustering
     model: Pipeline  # StandardScaler + the fitted NearestCoreDBSCAN: raw features in, cluster labels out
+
+
+def rows_to_sweep(frame: pd.DataFrame, group_by: str, features: Sequence[str]) -> pd.DataFrame:
+    """The group column as text and the features as floats, from any table; rows where the group
+    or a feature is empty are left out. DataError names the parameter when a column cannot serve."""
+    columns = ", ".join(map(str, frame.columns[:20])) + (", ..." if len(frame.columns) > 20 else "")
+    if group_by not in frame.columns:
+        raise DataError(f"group_by: no column '{group_by}' in the data (columns: {columns})")
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise DataError(f"features: no column(s) {', '.join(missing)} in the data (columns: {columns})")
+    if group_by in features:
+        raise DataError(f"features: must not include the group_by column '{group_by}'")
+    groups = frame[group_by]
+    if pd.api.types.is_float_dtype(groups):  # whole numbers with gaps read as floats: 7.0 -> '7'
+        if not (groups.dropna() % 1 == 0).all():
+            raise DataError(f"group_by: column '{group_by}' must hold text or whole numbers, not decimals")
+        groups = groups.astype("Int64")
+    table = pd.DataFrame({group_by: groups.astype("string")})
+    for feature in features:
+        values = pd.to_numeric(frame[feature], errors="coerce")
+        text = frame[feature][values.isna() & frame[feature].notna()]
+        if len(text):
+            raise DataError(f"features: column '{feature}' must be numeric; it holds '{text.iloc[0]}'")
+        if values.isna().all():
+            raise DataError(f"features: column '{feature}' has no values")
+        table[feature] = values.astype("float64")
+    complete = table.dropna().astype({group_by: str}).reset_index(drop=True)
+    present = sorted(complete[group_by].unique())
+    if len(present) < 2:  # one group is not a per-group sweep: the tutorial's point is comparing groups
+        shown = f"only '{present[0]}'" if present else "no complete row"
+        raise DataError(f"group_by: must be a column with two or more groups in the data; '{group_by}' has {shown}")
+    return complete
 
 
 def cluster_metrics(scaled: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
@@ -96,6 +129,13 @@ def sweep(
 def preference(select_by: str) -> str:
     """`select_by` with its direction, as recorded on the runs: 's_dbw (lower is better)'."""
     return f"{select_by} ({'lower' if LOWER_IS_BETTER[select_by] else 'higher'} is better)"
+
+
+def chosen_eps(results: Sequence[EpsResult], select_by: str) -> float | None:
+    """The eps `best` picks among a sweep's results; None when `select_by` is undefined for all."""
+    table = pd.DataFrame([{"eps": r.eps, select_by: r.metrics[select_by]} for r in results], dtype="float64")
+    chosen = best(table, select_by)
+    return None if chosen is None else float(chosen["eps"])
 
 
 def best(rows: pd.DataFrame, select_by: str) -> pd.Series | None:

@@ -1,4 +1,4 @@
-"""The penguins table: load, validate, clean and encode. No MLflow here.
+"""The data: the penguins table (load, validate, clean, encode) or a table of the user's. No MLflow here.
 
 The encoding of the three categorical columns is fixed and documented (README,
 "Data"), so that codes mean the same thing in every step, run and model:
@@ -33,12 +33,13 @@ class DataError(UserError):
 
 
 @dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: one loaded table is one data set
-class Penguins:
-    """A cleaned table and where it came from."""
+class Table:
+    """A loaded table and where it came from."""
 
     frame: pd.DataFrame
     source: str  # what the user gave, or the bundled CSV's path
     rows_read: int
+    name: str = "penguins"  # the name of its dataset input in MLflow
 
 
 def bundled_csv_path() -> Path:
@@ -140,9 +141,20 @@ def split_rows(frame: pd.DataFrame, stratify_by: str, test_size: float, seed: in
     return train, test
 
 
-def load_penguins(location: str = "") -> Penguins:
+def load_penguins(location: str = "") -> Table:
     """The cleaned penguins from `location`, or the bundled set when it is empty."""
     location = location.strip()
     source = location or str(bundled_csv_path())
     raw = read_table(source)
-    return Penguins(frame=clean(validate(raw)), source=source, rows_read=len(raw))
+    return Table(frame=clean(validate(raw)), source=source, rows_read=len(raw))
+
+
+def load_any_table(location: str = "") -> Table:
+    """Any table from `location`, as it is (its columns are checked by the step that uses them);
+    the cleaned bundled penguins when it is empty."""
+    location = location.strip()
+    if not location:
+        return load_penguins()
+    raw = read_table(location)
+    stem = Path(urlparse(location).path.rstrip("/")).stem or "data"
+    return Table(frame=raw, source=location, rows_read=len(raw), name=stem)

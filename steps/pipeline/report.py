@@ -13,7 +13,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 
 from steps.pipeline import report_page
 from steps.pipeline.step_runs import StepResults
-from steps.sweep.config import CLUSTERS_FIGURE
+from steps.sweep.config import CLUSTERS_FIGURE, GROUP, METRICS_FIGURE, file_name
 from steps.tracking.server import absolute_tracking_uri
 
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
@@ -51,26 +51,23 @@ def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> repo
     folder = root / outcome.entry_point
     folder.mkdir()
     plots = []
-    for where in ("", "plots"):
-        for item in artifacts.list_artifacts(where or None):
-            if item.path.endswith(".png"):
-                local = artifacts.download_artifacts(item.path, dst_path=str(folder))
-                plots.append(Path(local).relative_to(root))
-    for group in step.groups:  # each group's clustering at its chosen eps, beside its metrics by eps
-        if group.data.tags.get("best_run_id"):
-            picture = folder / "clusters" / f"{group.data.tags.get('penguins.group', '')}.png"
-            picture.parent.mkdir(exist_ok=True)
-            with tempfile.TemporaryDirectory() as download:
-                found = get_artifact_repository(group.info.artifact_uri).download_artifacts(CLUSTERS_FIGURE, download)
-                shutil.move(found, picture)
-            plots.append(picture.relative_to(root))
+    for item in artifacts.list_artifacts():
+        if item.path.endswith(".png"):
+            plots.append(Path(artifacts.download_artifacts(item.path, dst_path=str(folder))).relative_to(root))
     table = []
-    for r in step.groups:
-        select_by = r.data.params.get("select_by", "")
-        value = r.data.metrics.get(select_by)
-        row = {"group": r.data.tags.get("penguins.group", ""), "best eps": r.data.tags.get("best_eps", "")}
+    for group in step.groups:  # each group's metrics by eps, then its clustering at the chosen eps
+        name = group.data.tags.get(GROUP, "")
+        figures = {
+            "plots": METRICS_FIGURE,
+            **({"clusters": CLUSTERS_FIGURE} if "best_run_id" in group.data.tags else {}),
+        }
+        for subfolder, figure in figures.items():
+            plots.append(_download(group, figure, folder / subfolder / f"{file_name(name)}.png").relative_to(root))
+        select_by = group.data.params.get("select_by", "")
+        value = group.data.metrics.get(select_by)
+        row = {"group": name, "best eps": group.data.tags.get("best_eps", "")}
         row[select_by] = "" if value is None else f"{value:.4g}"
-        row["model"] = r.data.tags.get("best_model_uri", "")
+        row["model"] = group.data.tags.get("best_model_uri", "")
         table.append(row)
     models = {"model": source.data.tags["model_uri"]} if "model_uri" in source.data.tags else {}
     return report_page.StepSummary(
@@ -84,6 +81,14 @@ def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> repo
         table=table,
         registered=registered,
     )
+
+
+def _download(run, artifact: str, to: Path) -> Path:
+    """One artifact of `run`, saved as `to`."""
+    to.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as download:
+        shutil.move(get_artifact_repository(run.info.artifact_uri).download_artifacts(artifact, download), to)
+    return to
 
 
 def log_report(results: list[StepResults], registered: dict[str, dict[str, str]]) -> None:

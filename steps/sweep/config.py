@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 from steps.ml import clustering
 
 JOB, LEVEL, GROUP, EPS = "penguins.job_run_id", "penguins.level", "penguins.group", "penguins.eps"
-CLUSTERS_FIGURE = "clusters.png"  # on each group run: its rows as the chosen eps clustered them
+# On each group run: its metrics by eps, and its rows as the chosen eps clustered them.
+METRICS_FIGURE, CLUSTERS_FIGURE = "metrics_by_eps.png", "clusters.png"
 RESULT_COLUMNS = ("group", "eps", *clustering.METRICS, "run_id", "model_uri", "group_run_id")
 RESULT_SCHEMA = ", ".join(
     f"{name} {'string' if name in ('group', 'run_id', 'model_uri', 'group_run_id') else 'double'}"
@@ -26,6 +29,7 @@ class SweepConfig:
     min_samples: int
     select_by: str
     pip_requirements: tuple[str, ...]
+    log_models: str = "all"  # which eps runs log a model: all, best (each group's chosen eps), none
     # Test-only: make attempt 0 of every task fail after it has logged (see tests/test_cluster_islands.py):
     # "raise" an exception in the task, or "crash" its Python worker (os._exit).
     fault: str = ""
@@ -38,3 +42,12 @@ def eps_label(eps: float) -> str:
 
 def run_name(group: str, eps: float) -> str:
     return f"{group}-eps{eps_label(eps)}"
+
+
+def file_name(group: str) -> str:
+    """A file name for `group`'s artifacts: the name itself when it is plain (`Biscoe`), else its
+    plain characters and a digest that keeps it apart from every other group's."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", group)[:60].strip(".")
+    if plain and plain == group:
+        return group
+    return f"{plain}-{hashlib.sha256(group.encode()).hexdigest()[:10]}"

@@ -9,7 +9,7 @@ import pandas as pd
 
 from steps.spark.session import ship_project_code
 from steps.sweep.config import JOB, LEVEL, RESULT_SCHEMA, SweepConfig
-from steps.sweep.task import group_task
+from steps.sweep.task import group_task, spark_columns
 from steps.tracking.runner import end_unfinished_runs, interrupt_behind
 
 
@@ -33,14 +33,33 @@ def delete_unnamed_runs(client, config: SweepConfig, results: pd.DataFrame) -> i
     return len(stray)
 
 
-def count_finished_groups(client, config: SweepConfig) -> int:
-    found = client.search_runs(
-        [config.experiment_id],
-        filter_string=f"tags.`{JOB}` = '{config.job_run_id}' AND tags.`{LEVEL}` = 'group' "
-        "AND attributes.status = 'FINISHED'",
-        max_results=5000,
-    )
-    return len(found)
+class FinishedGroups:
+    """How many group runs of the job are FINISHED, asking the server only for those that finished
+    since the last ask: a poll costs the same at 10 groups as at 10,000."""
+
+    def __init__(self, client, config: SweepConfig):
+        self.client, self.config = client, config
+        self.seen: set[str] = set()
+        self.since = 0  # the latest end time seen, ms (from the runs: executors' clocks may differ from ours)
+
+    def count(self) -> int:
+        query = (
+            f"tags.`{JOB}` = '{self.config.job_run_id}' AND tags.`{LEVEL}` = 'group' "
+            f"AND attributes.status = 'FINISHED' AND attributes.end_time >= {self.since}"
+        )
+        for run in self.client.search_runs([self.config.experiment_id], query, max_results=5000):
+            self.seen.add(run.info.run_id)
+            self.since = max(self.since, run.info.end_time or 0)
+        return len(self.seen)
+
+
+def progress_line(done: int, total: int, elapsed: float) -> str:
+    """`cluster_islands: 40/1000 groups done, 12.0 s, 3.3 groups/s, about 290 s left`."""
+    line = f"cluster_islands: {done}/{total} groups done, {elapsed:.1f} s"
+    if 0 < done < total:
+        rate = done / elapsed
+        line += f", {rate:.1f} groups/s, about {(total - done) / rate:.0f} s left"
+    return line
 
 
 def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: float = 2.0) -> pd.DataFrame:
@@ -54,27 +73,27 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
     # One partition per group (up to a cap), and no coalescing them back into one task.
     spark.conf.set("spark.sql.shuffle.partitions", str(max(1, min(total, 64))))
     spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
-    frame = spark.createDataFrame(rows)
+    # Spark sees positional column names: a user's names may hold dots or backticks, which it would parse.
+    columns = [config.group_by, *config.features]
+    frame = spark.createDataFrame(rows.loc[:, columns].set_axis(spark_columns(len(columns)), axis=1))
     started = time.monotonic()
     stop = threading.Event()
 
     def report() -> None:
-        client, last = MlflowClient(config.tracking_uri), -1
+        finished, last = FinishedGroups(MlflowClient(config.tracking_uri), config), -1
         while not stop.wait(progress_every_s):
             try:
-                done = count_finished_groups(client, config)
+                done = finished.count()
             except Exception:  # progress is best effort; the sweep itself reports real errors
                 continue
             if done != last:
-                print(
-                    f"cluster_islands: {done}/{total} groups done, {time.monotonic() - started:.1f} s", file=sys.stderr
-                )
+                print(progress_line(done, total, time.monotonic() - started), file=sys.stderr)
                 last = done
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
     try:
-        results = frame.groupBy(config.group_by).applyInPandas(group_task(config), RESULT_SCHEMA).toPandas()
+        results = frame.groupBy(frame.columns[0]).applyInPandas(group_task(config), RESULT_SCHEMA).toPandas()
     except BaseException as error:
         # No group or eps run of a failed or stopped job may stay RUNNING, including those
         # that tasks Spark is still cancelling create in the next seconds.
@@ -87,7 +106,7 @@ def run_sweep(spark, rows: pd.DataFrame, config: SweepConfig, progress_every_s: 
     finally:
         stop.set()
         reporter.join()
-    print(f"cluster_islands: {total}/{total} groups done, {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(progress_line(total, total, time.monotonic() - started), file=sys.stderr)
     if spark.conf.get("spark.speculation", "false").lower() == "true":
         # Spark kills a losing speculative copy once the other copy has won; its Python
         # worker may log for up to spark.python.task.killTimeout (2 s) more.

@@ -14,9 +14,11 @@ Runs in a Spark task (executor), not on the driver:
   second run of the same group or eps (a create the client sent again after losing its
   response), the runs of a speculative copy that lost. So retried and speculative tasks
   leave one group run per group and one eps run per (group, eps); none stays RUNNING.
-* Fast. Per eps run: create (with every tag), the model with explicit pip requirements
-  (no inference), one log_batch (params and metrics), terminate. The model is logged
-  from the executor; nothing is collected to the driver but the results table.
+* Fast. Per eps run: create (with every tag), one log_batch (params and metrics),
+  terminate; with a model (`log_models`: every eps, or each group's chosen one) also its
+  create, its files (signature, input example, the carried code; explicit pip
+  requirements, no inference) and its finalisation. Models are logged from the executor;
+  nothing is collected to the driver but the results table.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from steps.sweep.config import (
     GROUP,
     JOB,
     LEVEL,
+    METRICS_FIGURE,
     RESULT_COLUMNS,
     SweepConfig,
     eps_label,
@@ -67,11 +70,18 @@ def worker_imports(tracking_uri: str) -> tuple[str, ...]:
     return (*scikit_learn, "s_dbw", "skops.io", "mlflow.sklearn", *store)
 
 
+def spark_columns(count: int) -> list[str]:
+    """The names the sweep's rows carry in Spark: the group column, then the features."""
+    return [f"c{i}" for i in range(count)]
+
+
 def group_task(config: SweepConfig):
-    """The function for `groupBy(group_by).applyInPandas(..., RESULT_SCHEMA)`."""
+    """The function for `groupBy(<group column>).applyInPandas(..., RESULT_SCHEMA)` on rows whose
+    columns are named `spark_columns`; it gives them back their own names."""
+    names = [config.group_by, *config.features]
 
     def run_group(key, rows):  # no type hints: pyspark would try to infer the UDF type from them
-        return sweep_group(config, str(key[0]), rows)
+        return sweep_group(config, str(key[0]), rows.set_axis(names, axis=1))
 
     return run_group
 
@@ -118,6 +128,7 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
             earlier.setdefault(r.data.tags.get(EPS), []).append(r)
 
     results = clustering.sweep(rows, config.features, config.eps_values, config.min_samples)
+    with_model = eps_with_model(results, config)
     last = len(results) - 1
     example = rows.loc[:, list(config.features)].head(EXAMPLE_ROWS).reset_index(drop=True)
     context = GroupRunContext(client, config, group, group_run_id, identity, int(time.time() * 1000), example)
@@ -125,12 +136,15 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     def log_eps(position: int) -> dict:
         result = results[position]
         runs = earlier.get(eps_label(result.eps), [])
-        done = next((r for r in runs if r.info.status == "FINISHED" and r.outputs.model_outputs), None)
+        wants_model = result.eps in with_model
+        complete = (r for r in runs if r.info.status == "FINISHED" and (r.outputs.model_outputs or not wants_model))
+        done = next(complete, None)
         if done is not None:
-            run_id, model_uri = done.info.run_id, f"models:/{done.outputs.model_outputs[0].model_id}"
+            outputs = done.outputs.model_outputs
+            run_id, model_uri = done.info.run_id, f"models:/{outputs[0].model_id}" if outputs else ""
         else:
             fault = config.fault if position == last and config.fault and _first_attempt() else ""
-            run_id, model_uri = _log_eps_run(context, result, fault)
+            run_id, model_uri = _log_eps_run(context, result, wants_model, fault)
         return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
 
     # The runs are independent and the work is waiting on the server: log a few at once.
@@ -140,6 +154,14 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     if group_run.info.status != "FINISHED":
         _finish_group_run(context, frame, results, rows, logged=bool(group_run.data.metrics))
     return frame
+
+
+def eps_with_model(results: list[clustering.EpsResult], config: SweepConfig) -> set[float]:
+    """The eps values whose runs log a model, as `log_models` says: all, the chosen one, or none."""
+    if config.log_models == "all":
+        return {r.eps for r in results}
+    chosen = clustering.chosen_eps(results, config.select_by) if config.log_models == "best" else None
+    return set() if chosen is None else {chosen}
 
 
 def _group_run_to_resume(existing: list):
@@ -165,9 +187,11 @@ class GroupRunContext:
     saving: threading.Lock = field(default_factory=threading.Lock)  # see _log_model
 
 
-def _log_eps_run(context: GroupRunContext, result: clustering.EpsResult, fault: str) -> tuple[str, str]:
-    """One eps run: create (with its tags), model, one batch of params and metrics, FINISHED.
-    Returns (run id, model URI)."""
+def _log_eps_run(
+    context: GroupRunContext, result: clustering.EpsResult, with_model: bool, fault: str
+) -> tuple[str, str]:
+    """One eps run: create (with its tags), its model if `with_model`, one batch of params and
+    metrics, FINISHED. Returns (run id, model URI or '')."""
     from mlflow.entities import Metric, Param
 
     client, config, group = context.client, context.config, context.group
@@ -186,7 +210,7 @@ def _log_eps_run(context: GroupRunContext, result: clustering.EpsResult, fault: 
     if fault:
         raise RuntimeError(FAULT_MESSAGE)
     params = {"eps": label, "min_samples": str(config.min_samples), "group_by": config.group_by, "group": group}
-    model_id = _log_model(context, result.model, run_id, params)
+    model_id = _log_model(context, result.model, run_id, params) if with_model else None
     client.log_batch(
         run_id,
         # Metrics that name the model are also the model's: the UI's model list compares them.
@@ -194,7 +218,7 @@ def _log_eps_run(context: GroupRunContext, result: clustering.EpsResult, fault: 
         params=[Param(k, v) for k, v in params.items()],
     )
     client.set_terminated(run_id, "FINISHED")
-    return run_id, f"models:/{model_id}"
+    return run_id, f"models:/{model_id}" if model_id else ""
 
 
 def _create_group_run(client, config: SweepConfig, group: str, identity: dict[str, str]):
@@ -220,21 +244,36 @@ def _finish_group_run(
         tags.append(RunTag("best_eps", f"none: {config.select_by} is undefined for every eps"))
     else:
         best = {"best_eps": eps_label(chosen["eps"]), "best_run_id": chosen["run_id"]}
-        best["best_model_uri"] = chosen["model_uri"]
+        if chosen["model_uri"]:
+            best["best_model_uri"] = chosen["model_uri"]
         tags += [RunTag(k, v) for k, v in best.items()]
         metrics = [Metric("best_eps", float(chosen["eps"]), now, 0)]
         metrics += [Metric(k, float(chosen[k]), now, 0) for k in clustering.METRICS if not np.isnan(chosen[k])]
     if not logged:
         client.log_batch(context.group_run_id, metrics=metrics, tags=tags)
+    _log_metrics_figure(context, frame, None if chosen is None else chosen["eps"])
     if chosen is not None:
         result = next(r for r in results if r.eps == chosen["eps"])
         _log_clusters_figure(context, rows, result, chosen[config.select_by])
     client.set_terminated(context.group_run_id, "FINISHED")
 
 
+# The group's figures are drawn here, in the tasks: a sweep of many groups draws them side by
+# side, not one after another on the driver. matplotlib is imported at a worker's first group.
+
+
+def _log_metrics_figure(context: GroupRunContext, frame: pd.DataFrame, chosen_eps: float | None) -> None:
+    """The group's metrics by eps, the chosen eps marked, on the group run (METRICS_FIGURE)."""
+    from steps.ml import plots
+
+    figure = plots.sweep_figure(context.group, frame, clustering.METRICS, chosen_eps)
+    context.client.log_figure(context.group_run_id, figure, METRICS_FIGURE)
+    plots.close(figure)
+
+
 def _log_clusters_figure(context: GroupRunContext, rows: pd.DataFrame, result: clustering.EpsResult, score) -> None:
-    """The group's penguins as the chosen eps clustered them, on the group run (CLUSTERS_FIGURE)."""
-    from steps.ml import plots  # matplotlib: imported once per worker, at the first group that draws
+    """The group's rows as the chosen eps clustered them, on the group run (CLUSTERS_FIGURE)."""
+    from steps.ml import plots
 
     select_by = context.config.select_by
     quality = f"{select_by} {score:.3g}" if not np.isnan(score) else f"{select_by} undefined"

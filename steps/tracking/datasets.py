@@ -10,11 +10,11 @@ import mlflow
 from mlflow.entities import DatasetInput
 from mlflow.tracking import MlflowClient
 
-from steps.ml.data import Penguins
+from steps.ml.data import Table
 
 
 @functools.lru_cache(maxsize=1)
-def dataset_input(penguins: Penguins) -> mlflow.data.Dataset:
+def dataset_input(table: Table) -> mlflow.data.Dataset:
     """The cleaned table as an MLflow dataset: its source and a digest of its content.
 
     Built once per table: run_step logs it, and main and tune_body_mass use it again.
@@ -24,7 +24,7 @@ def dataset_input(penguins: Penguins) -> mlflow.data.Dataset:
         # are integers by design (never missing after cleaning). Neither is news to the user.
         warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
-        dataset = mlflow.data.from_pandas(penguins.frame, source=penguins.source, name="penguins")
+        dataset = mlflow.data.from_pandas(table.frame, source=table.source, name=table.name)
         _ = dataset.schema  # computed (and cached) now, under these filters
     return dataset
 

@@ -1,11 +1,11 @@
 """The run of one entry point, written once: parameters, the run, the data set, errors, how it ends.
 
-A step module declares its parameters and a body `(values, penguins) -> headline
+A step module declares its parameters and a body `(values, table) -> headline
 metrics`; `run_step` does the rest:
 
 * resumes the cyclic GC that `python -m steps.<step>` paused for the imports (steps/__init__.py);
 * parses and validates the parameters (MLflow Projects checks no float/int itself);
-* loads and validates the data set;
+* loads and validates the data set (the penguins; any table for a step that takes one);
 * attaches to the run `mlflow run` created (MLFLOW_RUN_ID), or starts a new one when
   the module runs on its own (`python -m steps.<step>`), in the experiment and on the
   tracking server that MLflow's environment variables name (default: ./mlflow.db);
@@ -35,11 +35,11 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from steps import UserError, imports_done
 from steps.cli.params import Param, parse_params, text
-from steps.ml.data import Penguins, load_penguins
+from steps.ml.data import Table, load_penguins
 from steps.tracking.datasets import dataset_input
 from steps.tracking.server import HTTP_RETRY_DEFAULTS, check_tracking_server
 
-DATA = Param("data", "", text, "CSV or Parquet path/URI with the penguins columns; empty for the bundled data set")
+DATA = Param("data", "", text, "CSV or Parquet path or URI; empty for the bundled penguins")
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 EXIT_TERMINATED = 143  # SIGTERM
@@ -54,7 +54,7 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
-Body = Callable[[dict[str, Any], Penguins], Mapping[str, float]]
+Body = Callable[[dict[str, Any], Table], Mapping[str, float]]
 
 
 def run_name(step: str, params: Sequence[Param], values: Mapping[str, Any], texts: Mapping[str, str]) -> str:
@@ -179,8 +179,14 @@ def _end_step_run(run, status: str, reason: str, error: str | None = None) -> No
         mlflow.end_run(status)
 
 
-def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str] | None = None) -> None:
-    """Run one entry point from the command line; see the module docstring."""
+def run_step(
+    step: str,
+    params: Sequence[Param],
+    body: Body,
+    argv: Sequence[str] | None = None,
+    load: Callable[[str], Table] = load_penguins,
+) -> None:
+    """Run one entry point from the command line; see the module docstring. `load` reads `data`."""
     imports_done()
     signal.signal(signal.SIGTERM, _raise_terminated)
     for name, value in HTTP_RETRY_DEFAULTS.items():
@@ -198,7 +204,7 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
     given_run_id = os.environ.get("MLFLOW_RUN_ID")
     try:
         values, texts = parse_params((DATA, *params), argv, prog=f"python -m steps.{step}")
-        penguins = load_penguins(values["data"])
+        table = load(values["data"])
     except UserError as error:
         _report(error)
         if given_run_id:
@@ -216,8 +222,8 @@ def run_step(step: str, params: Sequence[Param], body: Body, argv: Sequence[str]
             params=[LoggedParam(key, value) for key, value in texts.items() if key not in logged],
             tags=[RunTag(MLFLOW_RUN_NAME, name)] if rename else [],
         )
-        mlflow.log_input(dataset_input(penguins), context="training")
-        headline = body(values, penguins)
+        mlflow.log_input(dataset_input(table), context="training")
+        headline = body(values, table)
     except BaseException as error:
         # The step is ending: a Ctrl-C or SIGTERM now (a second one, or one that reached Spark's
         # JVM before this process) must not cut that short and leave runs RUNNING.
