@@ -93,7 +93,7 @@ def start_connect_server(root: Path) -> tuple[str, subprocess.Popen]:
     process = start_process(cmd, root / "connect.log", env=env)
     deadline = time.monotonic() + 120
     url = f"sc://127.0.0.1:{port}"
-    from steps.spark.session import ensure_reachable
+    from steps.spark.masters import ensure_reachable
 
     while time.monotonic() < deadline:
         if process.poll() is not None:

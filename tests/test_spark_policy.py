@@ -17,14 +17,8 @@ from pyspark.sql import SparkSession
 from harness.servers import free_port
 from steps import PROJECT
 from steps.cli.params import ParamError
-from steps.spark.session import (
-    LOCAL_JVM_OPTIONS,
-    absolute_tracking_uri,
-    check_master,
-    ensure_reachable,
-    executor_environment,
-    spark_session,
-)
+from steps.spark.masters import check_master, ensure_reachable
+from steps.spark.session import LOCAL_JVM_OPTIONS, absolute_tracking_uri, executor_environment, spark_session
 
 
 def stop_active_session() -> None:

@@ -3,13 +3,14 @@
 * A session that is already active (Databricks, a notebook) is reused and never
   stopped; `spark_master` is then ignored.
 * Otherwise `spark_master` says where to run: `local[*]` (the default), `local[N]`,
-  a standalone master `spark://host:port`, any other master URL Spark accepts
-  (`yarn`, `k8s://...`), or a Spark Connect endpoint `sc://host:port`.
+  a standalone master `spark://host:port`, YARN (`yarn`), Kubernetes
+  (`k8s://https://host:port`, or `k8s://host:port` for https), or a Spark Connect
+  endpoint `sc://host:port`. What its cluster manager needs is checked before Spark
+  starts (steps/spark/masters.py); Spark failing to start anyway is one line with
+  Spark's own reason (steps/spark/startup.py).
 * Executors on a real cluster do not see the driver's environment, so the tracking
   URI, the experiment id and any MLFLOW_TRACKING_* credentials are handed to them
   through `spark.executorEnv.*` (local mode hides the need).
-* A `spark://` or `sc://` endpoint that does not answer is reported within seconds,
-  instead of Spark retrying for minutes.
 * Console noise down to warnings; few shuffle partitions, as the data are small.
 * A local session can start Spark's Python daemon with the tasks' libraries already
   imported (`worker_imports`, see steps/spark/daemon.py), so each worker need not.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import atexit
 import functools
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -29,52 +29,22 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from urllib.parse import urlparse
 
 from steps import PROJECT
-from steps.cli.params import Param, ParamError, invalid
-from steps.cli.probe import unreachable
+from steps.cli.params import Param
 from steps.spark.daemon import WORKER_IMPORTS
+from steps.spark.masters import ALLOWED, LOCAL_MASTER, check_cluster_needs, check_master
+from steps.spark.startup import jvm_output_to_hold, start_errors, start_failed, start_jvm
 from steps.tracking.server import absolute_tracking_uri
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 SHUFFLE_PARTITIONS = "4"
-LOCAL_MASTER = re.compile(r"^local(\[(\*|\d+)(,\s*\d+)?\])?$")
-CLUSTER_MASTER = re.compile(r"^(spark|sc|k8s)://\S+$|^yarn$")
 # A local session is short and its data small: the optimising JIT (C2) and a parallel
 # collector cost more CPU than they save (docs/performance.md).
 LOCAL_JVM_OPTIONS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
-ALLOWED = "local[*], local[N], spark://host:port, sc://host:port, yarn or k8s://..."
-
-
-def check_master(name: str, master: str) -> str:
-    """Parse `spark_master`: one of the forms in ALLOWED."""
-    master = master.strip()
-    if not (LOCAL_MASTER.match(master) or CLUSTER_MASTER.match(master)):
-        raise invalid(name, ALLOWED, master)
-    return master
-
-
 SPARK_MASTER = Param(
     "spark_master", "local[*]", check_master, f"where Spark runs: {ALLOWED}; an active session (Databricks) wins"
 )
-
-
-def endpoint(master: str) -> tuple[str, int] | None:
-    """(host, port) of a spark:// or sc:// URL, which we can probe before starting Spark."""
-    parsed = urlparse(master)
-    if parsed.scheme == "spark":
-        return parsed.hostname or "", parsed.port or 7077
-    if parsed.scheme == "sc":
-        return parsed.hostname or "", parsed.port or 15002
-    return None
-
-
-def ensure_reachable(master: str) -> None:
-    """Fail fast, naming the parameter, when a standalone master or Connect server does not answer."""
-    address = endpoint(master)
-    if address is not None and (reason := unreachable(*address)):
-        raise ParamError(f"spark_master: cannot reach '{master}' ({reason}); is the Spark master running?")
 
 
 def executor_environment(tracking_uri: str, experiment_id: str | None) -> dict[str, str]:
@@ -111,6 +81,56 @@ def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
+def session_conf(master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...]) -> dict:
+    """The confs of a session this module starts (not a Connect one: its server owns the configuration)."""
+    conf = {
+        "spark.master": master,
+        "spark.app.name": app_name,
+        "spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+    java_options = [f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"]
+    if LOCAL_MASTER.match(master):
+        java_options += LOCAL_JVM_OPTIONS
+    if LOCAL_MASTER.match(master) and "PYSPARK_PYTHON" not in os.environ:
+        # Local Python workers run this very interpreter (and its packages). On a cluster
+        # the workers' Python is the cluster's business: PYSPARK_PYTHON or spark.pyspark.python.
+        conf["spark.pyspark.python"] = sys.executable
+        if worker_imports:
+            conf["spark.python.daemon.module"] = "steps.spark.daemon"
+            conf["spark.executorEnv.PYTHONPATH"] = str(PROJECT)
+            conf[f"spark.executorEnv.{WORKER_IMPORTS}"] = ",".join(worker_imports)
+    for name, value in executor_env.items():
+        conf[f"spark.executorEnv.{name}"] = value
+    conf["spark.driver.extraJavaOptions"] = " ".join(java_options)
+    return conf
+
+
+def start_session(master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...]):
+    """A new session on `master`; SparkStartError, one line, when Spark does not start."""
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    output = None
+    try:
+        if master.startswith("sc://"):
+            # Spark Connect: the server owns the cluster and its configuration.
+            return SparkSession.builder.remote(master).appName(app_name).getOrCreate()
+        conf = session_conf(master, app_name, executor_env, worker_imports)
+        output = jvm_output_to_hold()
+        if output is not None and output.gateway is None:
+            start_jvm(output, SparkConf().setAll(conf.items()))
+        session = SparkSession.builder.config(map=conf).getOrCreate()
+        session.sparkContext.setLogLevel("WARN")
+    except start_errors() as error:
+        raise start_failed(master, error, output) from error
+    if output is not None:
+        output.release()
+    return session
+
+
 @contextmanager
 def spark_session(
     master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...] = ()
@@ -125,37 +145,8 @@ def spark_session(
     if active is not None:
         yield active
         return
-    ensure_reachable(master)
-    if master.startswith("sc://"):
-        # Spark Connect: the server owns the cluster and its configuration.
-        session = SparkSession.builder.remote(master).appName(app_name).getOrCreate()
-    else:
-        builder = (
-            SparkSession.builder.master(master)
-            .appName(app_name)
-            .config("spark.sql.shuffle.partitions", SHUFFLE_PARTITIONS)
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        )
-        java_options = [f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"]
-        if LOCAL_MASTER.match(master):
-            java_options += LOCAL_JVM_OPTIONS
-        if LOCAL_MASTER.match(master) and "PYSPARK_PYTHON" not in os.environ:
-            # Local Python workers run this very interpreter (and its packages). On a cluster
-            # the workers' Python is the cluster's business: PYSPARK_PYTHON or spark.pyspark.python.
-            builder = builder.config("spark.pyspark.python", sys.executable)
-            if worker_imports:
-                builder = (
-                    builder.config("spark.python.daemon.module", "steps.spark.daemon")
-                    .config("spark.executorEnv.PYTHONPATH", str(PROJECT))
-                    .config(f"spark.executorEnv.{WORKER_IMPORTS}", ",".join(worker_imports))
-                )
-        for name, value in executor_env.items():
-            builder = builder.config(f"spark.executorEnv.{name}", value)
-        builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_options))
-        session = builder.getOrCreate()
-        session.sparkContext.setLogLevel("WARN")
+    check_cluster_needs(master)
+    session = start_session(master, app_name, executor_env, worker_imports)
     try:
         yield session
     finally:
