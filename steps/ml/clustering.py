@@ -44,16 +44,16 @@ def rows_to_sweep(frame: pd.DataFrame, group_by: str, features: Sequence[str]) -
     columns = ", ".join(map(str, frame.columns[:20])) + (", ..." if len(frame.columns) > 20 else "")
     if group_by not in frame.columns:
         raise DataError(f"group_by: no column '{group_by}' in the data (columns: {columns})")
-    missing = [f for f in features if f not in frame.columns]
-    if missing:
-        raise DataError(f"features: no column(s) {', '.join(missing)} in the data (columns: {columns})")
-    if group_by in features:
-        raise DataError(f"features: must not include the group_by column '{group_by}'")
     groups = frame[group_by]
     if pd.api.types.is_float_dtype(groups):  # whole numbers with gaps read as floats: 7.0 -> '7'
         if not (groups.dropna() % 1 == 0).all():
             raise DataError(f"group_by: column '{group_by}' must hold text or whole numbers, not decimals")
         groups = groups.astype("Int64")
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise DataError(f"features: no column(s) {', '.join(missing)} in the data (columns: {columns})")
+    if group_by in features:
+        raise DataError(f"features: must not include the group_by column '{group_by}'")
     table = pd.DataFrame({group_by: groups.astype("string")})
     for feature in features:
         values = pd.to_numeric(frame[feature], errors="coerce")
@@ -131,10 +131,14 @@ def preference(select_by: str) -> str:
     return f"{select_by} ({'lower' if LOWER_IS_BETTER[select_by] else 'higher'} is better)"
 
 
+def metrics_table(results: Sequence[EpsResult]) -> pd.DataFrame:
+    """One row per eps: `eps` and every metric (NaN where undefined)."""
+    return pd.DataFrame([{"eps": r.eps, **r.metrics} for r in results], columns=["eps", *METRICS], dtype="float64")
+
+
 def chosen_eps(results: Sequence[EpsResult], select_by: str) -> float | None:
     """The eps `best` picks among a sweep's results; None when `select_by` is undefined for all."""
-    table = pd.DataFrame([{"eps": r.eps, select_by: r.metrics[select_by]} for r in results], dtype="float64")
-    chosen = best(table, select_by)
+    chosen = best(metrics_table(results), select_by)
     return None if chosen is None else float(chosen["eps"])
 
 

@@ -51,22 +51,26 @@ def rmse_by_alpha_figure(table: pd.DataFrame, best_alpha: float) -> Figure:
 
 
 def sweep_figure(group: str, rows: pd.DataFrame, metrics: tuple[str, ...], chosen_eps: float | None) -> Figure:
-    """Small multiples: each metric against eps for one group; the chosen eps marked.
+    """Each metric against eps for one group, one row each over a shared eps axis; the chosen eps marked.
 
-    Undefined values are gaps in the curve, not zeros.
+    Undefined values are gaps in the curve, not zeros. Like clusters_figure, drawn for every
+    group of a sweep, in its tasks: a bare Figure (no pyplot, which is not thread-safe), a fixed
+    layout and few tick labels, as laying out and drawing text is most of a figure's cost.
     """
-    columns = 4
-    fig, axes = plt.subplots(-(-len(metrics) // columns), columns, figsize=(3.2 * columns, 5.6), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics, strict=False):
-        ax.plot(rows["eps"], rows[metric], marker="o")
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(7, 1.1 * len(metrics) + 0.6))
+    axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, metric in zip(axes, metrics, strict=True):
+        ax.plot(rows["eps"], rows[metric], marker="o", markersize=3)
         if chosen_eps is not None:
             ax.axvline(chosen_eps, color="tab:red", linestyle="--", linewidth=1)
-        ax.set_title(metric)
-        ax.set_xlabel("eps")
-    for ax in list(axes.flat)[len(metrics) :]:
-        ax.axis("off")
+        ax.set_ylabel(metric, rotation=0, ha="right", va="center", fontsize=8)
+        ax.yaxis.set_major_locator(MaxNLocator(2))
+        ax.tick_params(labelsize=7)
+    axes[-1].set_xlabel("eps")
     fig.suptitle(f"{group}: metrics by eps" + (f" (chosen eps = {chosen_eps:g})" if chosen_eps is not None else ""))
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.25, right=0.97, top=0.94, bottom=0.06, hspace=0.15)
     return fig
 
 
@@ -75,6 +79,7 @@ def clusters_figure(title: str, features: pd.DataFrame, labels: np.ndarray) -> F
 
     The two dimensions: the features themselves when there are at most two, else the first two
     principal components of the standardised features (their share of the variance on the axes)."""
+    from matplotlib import colormaps
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
@@ -86,10 +91,11 @@ def clusters_figure(title: str, features: pd.DataFrame, labels: np.ndarray) -> F
         pca = PCA(n_components=2).fit(scaled := StandardScaler().fit_transform(X))
         points = pca.transform(scaled)
         axes = [f"PC{i + 1} ({share:.0%} of the variance)" for i, share in enumerate(pca.explained_variance_ratio_)]
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
     noise = labels == -1
     ax.scatter(points[noise, 0], points[noise, 1], marker="x", color="0.6", label="noise")
-    colours = plt.get_cmap("tab10")
+    colours = colormaps["tab10"]
     for position, cluster in enumerate(sorted(set(labels[~noise]))):
         member = labels == cluster
         ax.scatter(points[member, 0], points[member, 1], s=18, color=colours(position % 10), label=f"cluster {cluster}")
@@ -97,5 +103,5 @@ def clusters_figure(title: str, features: pd.DataFrame, labels: np.ndarray) -> F
     ax.set_ylabel(axes[1])
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.1)
     return fig

@@ -128,7 +128,8 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
             earlier.setdefault(r.data.tags.get(EPS), []).append(r)
 
     results = clustering.sweep(rows, config.features, config.eps_values, config.min_samples)
-    with_model = eps_with_model(results, config)
+    chosen = clustering.chosen_eps(results, config.select_by)
+    with_model = eps_with_model(results, chosen, config.log_models)
     last = len(results) - 1
     example = rows.loc[:, list(config.features)].head(EXAMPLE_ROWS).reset_index(drop=True)
     context = GroupRunContext(client, config, group, group_run_id, identity, int(time.time() * 1000), example)
@@ -147,21 +148,25 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
             run_id, model_uri = _log_eps_run(context, result, wants_model, fault)
         return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
 
-    # The runs are independent and the work is waiting on the server: log a few at once.
-    with ThreadPoolExecutor(EPS_RUNS_AT_ONCE) as pool:
+    finished = group_run.info.status == "FINISHED"
+    # The runs are independent and the work is waiting on the server: log a few at once, and
+    # draw the group's figures (CPU work) meanwhile.
+    with ThreadPoolExecutor(EPS_RUNS_AT_ONCE + 1) as pool:
+        figures = None if finished else pool.submit(_log_figures, context, results, rows, chosen)
         table = list(pool.map(log_eps, range(len(results))))
+        if figures is not None:
+            figures.result()
     frame = pd.DataFrame(table, columns=list(RESULT_COLUMNS))
-    if group_run.info.status != "FINISHED":
-        _finish_group_run(context, frame, results, rows, logged=bool(group_run.data.metrics))
+    if not finished:
+        _finish_group_run(context, frame, logged=bool(group_run.data.metrics))
     return frame
 
 
-def eps_with_model(results: list[clustering.EpsResult], config: SweepConfig) -> set[float]:
-    """The eps values whose runs log a model, as `log_models` says: all, the chosen one, or none."""
-    if config.log_models == "all":
+def eps_with_model(results: list[clustering.EpsResult], chosen: float | None, log_models: str) -> set[float]:
+    """The eps values whose runs log a model, as `log_models` says: all, the `chosen` one, or none."""
+    if log_models == "all":
         return {r.eps for r in results}
-    chosen = clustering.chosen_eps(results, config.select_by) if config.log_models == "best" else None
-    return set() if chosen is None else {chosen}
+    return {chosen} if log_models == "best" and chosen is not None else set()
 
 
 def _group_run_to_resume(existing: list):
@@ -229,11 +234,9 @@ def _create_group_run(client, config: SweepConfig, group: str, identity: dict[st
     )
 
 
-def _finish_group_run(
-    context: GroupRunContext, frame: pd.DataFrame, results: list[clustering.EpsResult], rows: pd.DataFrame, logged: bool
-) -> None:
+def _finish_group_run(context: GroupRunContext, frame: pd.DataFrame, logged: bool) -> None:
     """Record the best eps by `select_by` and its metrics on the group run (unless an earlier
-    attempt `logged` them already), draw its clustering, then end the run."""
+    attempt `logged` them already), then end the run."""
     from mlflow.entities import Metric, RunTag
 
     client, config, now = context.client, context.config, context.now
@@ -251,39 +254,31 @@ def _finish_group_run(
         metrics += [Metric(k, float(chosen[k]), now, 0) for k in clustering.METRICS if not np.isnan(chosen[k])]
     if not logged:
         client.log_batch(context.group_run_id, metrics=metrics, tags=tags)
-    _log_metrics_figure(context, frame, None if chosen is None else chosen["eps"])
-    if chosen is not None:
-        result = next(r for r in results if r.eps == chosen["eps"])
-        _log_clusters_figure(context, rows, result, chosen[config.select_by])
     client.set_terminated(context.group_run_id, "FINISHED")
 
 
-# The group's figures are drawn here, in the tasks: a sweep of many groups draws them side by
-# side, not one after another on the driver. matplotlib is imported at a worker's first group.
-
-
-def _log_metrics_figure(context: GroupRunContext, frame: pd.DataFrame, chosen_eps: float | None) -> None:
-    """The group's metrics by eps, the chosen eps marked, on the group run (METRICS_FIGURE)."""
+def _log_figures(
+    context: GroupRunContext, results: list[clustering.EpsResult], rows: pd.DataFrame, chosen: float | None
+) -> None:
+    """On the group run: its metrics by eps, the chosen eps marked (METRICS_FIGURE), and its rows as
+    the chosen eps clustered them (CLUSTERS_FIGURE). Drawn in the tasks, so that a sweep of many
+    groups draws them side by side, not one after another on the driver; matplotlib is imported
+    at a worker's first group."""
     from steps.ml import plots
 
-    figure = plots.sweep_figure(context.group, frame, clustering.METRICS, chosen_eps)
+    table = clustering.metrics_table(results)
+    figure = plots.sweep_figure(context.group, table, clustering.METRICS, chosen)
     context.client.log_figure(context.group_run_id, figure, METRICS_FIGURE)
-    plots.close(figure)
-
-
-def _log_clusters_figure(context: GroupRunContext, rows: pd.DataFrame, result: clustering.EpsResult, score) -> None:
-    """The group's rows as the chosen eps clustered them, on the group run (CLUSTERS_FIGURE)."""
-    from steps.ml import plots
-
-    select_by = context.config.select_by
-    quality = f"{select_by} {score:.3g}" if not np.isnan(score) else f"{select_by} undefined"
+    if chosen is None:
+        return
+    result = next(r for r in results if r.eps == chosen)
+    select_by = context.config.select_by  # defined at the chosen eps: that is how it was chosen
     noise = result.metrics["noise_ratio"] or 0.0
     title = f"{context.group}: eps {eps_label(result.eps)}, {result.metrics['n_clusters']:g} clusters, "
-    title += f"{noise:.0%} noise, {quality}"
+    title += f"{noise:.0%} noise, {select_by} {result.metrics[select_by]:.3g}"
     labels = result.model.named_steps["dbscan"].labels_
     figure = plots.clusters_figure(title, rows.loc[:, list(context.config.features)], labels)
     context.client.log_figure(context.group_run_id, figure, CLUSTERS_FIGURE)
-    plots.close(figure)
 
 
 def _log_model(context: GroupRunContext, model, run_id: str, params: dict[str, str]) -> str:
