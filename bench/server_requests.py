@@ -1,7 +1,7 @@
 """What one eps run costs the tracking server: its CPU time per request, by request.
 
-    python bench/server_requests.py             # a fresh `mlflow server`, as the tests start it
-    python bench/server_requests.py --calls 200
+    python bench/server_requests.py             # a fresh `mlflow server`, as the tests start it (uvicorn)
+    python bench/server_requests.py --calls 200 --http-server gunicorn
 
 Makes each of the requests an eps run makes (bench/cluster_sweep.py logs 27 of them), one
 kind at a time, one after another, and prints the wall time and the server's own CPU time
@@ -31,10 +31,11 @@ from harness.servers import cpu_seconds, start_tracking_server, stop_process
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100, help="calls of each kind")
+    parser.add_argument("--http-server", choices=("uvicorn", "gunicorn"), default="uvicorn")
     args = parser.parse_args()
     os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     with tempfile.TemporaryDirectory() as tmp:
-        uri, server = start_tracking_server(Path(tmp))
+        uri, server = start_tracking_server(Path(tmp), http_server=args.http_server)
         try:
             client = MlflowClient(uri)
             experiment_id = client.create_experiment(fresh_experiment_name("bench-server-requests"))
