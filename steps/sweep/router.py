@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.types import ColSpec, Schema
 
 from steps.sweep.config import SweepConfig
-from steps.sweep.task import DBSCAN_MODULE
+from steps.sweep.task import DBSCAN_MODULE, TRUSTED_TYPE
 from steps.tracking.models import SKLEARN_REQUIREMENTS, carried_code, pinned
 
 ROUTER_NAME = "penguin_clusters"
@@ -30,27 +32,53 @@ def log_router(chosen: pd.DataFrame, rows: pd.DataFrame, config: SweepConfig) ->
     """Log the router as the active run's model; return its URI.
 
     `chosen`: one row per group with its chosen eps and model URI (eps empty where none is
-    defined); `rows`: the sweep's input, for the input example."""
-    groups, artifacts = {}, {}
-    for position, row in enumerate(chosen.itertuples(index=False)):
+    defined); `rows`: the sweep's input, for the input example. The chosen models' fitted
+    pipelines go into one skops file: a few uploads whatever the number of groups."""
+    import skops.io
+
+    groups, uris = {}, {}
+    for row in chosen.itertuples(index=False):
         defined = not pd.isna(row.eps)
-        key = f"group-{position}" if defined else ""
         if defined:
-            artifacts[key] = row.model_uri
+            uris[str(row.group)] = row.model_uri
         reason = "" if defined else f"no eps gave a defined {config.select_by}"
-        groups[str(row.group)] = {"eps": float(row.eps) if defined else None, "model": key, "reason": reason}
+        groups[str(row.group)] = {"eps": float(row.eps) if defined else None, "reason": reason}
     example = rows.groupby(config.group_by, sort=True).head(1).head(EXAMPLE_GROUPS).reset_index(drop=True)
     routes = {"group_by": config.group_by, "features": list(config.features), "groups": groups}
+    routes["trusted_types"] = [TRUSTED_TYPE]
     with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp, "routes.json")
+        listing, models = Path(tmp, "routes.json"), Path(tmp, "models.skops")
         listing.write_text(json.dumps(routes, indent=1))
+        skops.io.dump(fitted_pipelines(uris, Path(tmp, "downloads")), models)
         info = mlflow.pyfunc.log_model(
             name=ROUTER_NAME,
             python_model=ROUTER_CODE,
-            artifacts={"routes": str(listing), **artifacts},
+            artifacts={"routes": str(listing), "models": str(models)},
             code_paths=carried_code(Path(tmp, "code"), DBSCAN_MODULE),
             signature=router_signature(config),
             input_example=example.loc[:, [config.group_by, *config.features]],
             pip_requirements=pinned(*SKLEARN_REQUIREMENTS),
         )
     return info.model_uri
+
+
+def fitted_pipelines(model_uris: dict[str, str], downloads: Path) -> dict:
+    """Group -> the fitted pipeline of its logged model (`models:/<id>`): only each model's skops
+    file is fetched, a few at once; loading whole models would fetch every file of each."""
+    import skops.io
+    from mlflow.tracking import MlflowClient
+
+    from steps.sweep.task import SKOPS_FILE
+
+    client = MlflowClient()
+
+    def fetch(item: tuple[str, str]):
+        group, uri = item
+        location = client.get_logged_model(uri.removeprefix("models:/")).artifact_location
+        folder = downloads / uri.removeprefix("models:/")
+        folder.mkdir(parents=True)
+        local = get_artifact_repository(location).download_artifacts(SKOPS_FILE, str(folder))
+        return group, skops.io.load(local, trusted=[TRUSTED_TYPE])
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(fetch, sorted(model_uris.items())))

@@ -1,9 +1,10 @@
 """The model that serves every group's chosen clustering, logged as code: this file is the model's.
 
 Raw rows in (the group column and the features), and per row: the group, the eps chosen
-for it and the cluster label (-1: noise). Each row goes to its group's model, one of the
-models the sweep logged, copied into this model when it was logged: what it serves is
-pinned then, and loading it reads nothing from the tracking server.
+for it and the cluster label (-1: noise). Each row goes to its group's model: the fitted
+pipeline of the model the sweep logged for its chosen eps, copied into this model (one skops
+file for all groups) when it was logged: what it serves is pinned then, and loading it reads
+nothing from the tracking server.
 """
 
 from __future__ import annotations
@@ -18,17 +19,15 @@ from mlflow.exceptions import MlflowException
 
 
 class GroupRouter(mlflow.pyfunc.PythonModel):
-    """Artifacts: `routes` (JSON: `group_by`, `features`, and `groups`: each group's eps, the key of
-    its model's artifact, the reason it has none) and each group's model."""
+    """Artifacts: `routes` (JSON: `group_by`, `features`, `groups`: each group's eps or the reason it
+    has none, and the one class of ours skops must trust) and `models` (skops: group -> pipeline)."""
 
     def load_context(self, context) -> None:
+        import skops.io
+
         routes = json.loads(Path(context.artifacts["routes"]).read_text())
         self.group_by, self.features, self.groups = routes["group_by"], routes["features"], routes["groups"]
-        self.models = {
-            name: mlflow.sklearn.load_model(context.artifacts[spec["model"]])
-            for name, spec in self.groups.items()
-            if spec["model"]
-        }
+        self.models = skops.io.load(context.artifacts["models"], trusted=routes["trusted_types"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         rows = pd.DataFrame(model_input)

@@ -54,6 +54,7 @@ from steps.sweep.config import (
 from steps.tracking.models import carried_code
 
 MODEL_NAME = "dbscan"
+SKOPS_FILE = "model.skops"  # where mlflow.sklearn keeps a skops-format model in its directory
 DBSCAN_MODULE = NearestCoreDBSCAN.__module__
 TRUSTED_TYPE = f"{DBSCAN_MODULE}.{NearestCoreDBSCAN.__qualname__}"  # for skops: the one class not its own
 EXAMPLE_ROWS = 5
