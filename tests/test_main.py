@@ -105,6 +105,10 @@ def test_the_report_summarises_every_step(first_main):
 
 def test_a_second_main_reuses_every_step(first_main, tracking_uri):
     experiment, _, first = first_main
+    assert_a_second_main_reuses_every_step(experiment, first, tracking_uri)
+
+
+def assert_a_second_main_reuses_every_step(experiment: str, first, tracking_uri: str) -> None:
     before = len(runs_of(experiment))
     result, second = run_main(experiment, tracking_uri)
     assert states(second) == dict.fromkeys(STEPS, "reused")

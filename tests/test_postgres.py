@@ -13,10 +13,9 @@ from sqlalchemy.engine import make_url
 from harness.cli import fresh_experiment_name
 from harness.tables import FEATURES, grouped_table, numbered_groups
 from steps.main import STEPS
-from steps.pipeline.step_runs import REUSED_FROM
-from tests.support import child_runs, runs_of, tracking_to
+from tests.support import child_runs, tracking_to
 from tests.test_cluster_islands import FAULT, assert_exactly_once, sweep
-from tests.test_main import read_report, run_main, states, steps_of
+from tests.test_main import assert_a_second_main_reuses_every_step, read_report, run_main, states, steps_of
 
 pytestmark = pytest.mark.e2e
 
@@ -96,13 +95,4 @@ def test_main_cold_runs_every_step(cold_main):
 @pytest.mark.slow
 def test_main_warm_reuses_every_step(cold_main, on_postgres):
     experiment, _, cold = cold_main
-    before = len(runs_of(experiment))
-    result, warm = run_main(experiment, on_postgres)
-    assert states(warm) == dict.fromkeys(STEPS, "reused")
-    fresh = steps_of(cold)
-    for name, stub in steps_of(warm).items():
-        assert stub.data.tags[REUSED_FROM] == fresh[name].info.run_id
-        assert stub.data.metrics == fresh[name].data.metrics
-        assert f"main: {name}: reused" in result.stdout
-    assert len(runs_of(experiment)) == before + 5  # main and four pointers; nothing re-ran
-    assert "## cluster_islands (reused)" in read_report(warm.info.run_id, "report.md")
+    assert_a_second_main_reuses_every_step(experiment, cold, on_postgres)
