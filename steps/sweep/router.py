@@ -14,7 +14,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 from mlflow.types import ColSpec, Schema
 
 from steps.sweep.config import SweepConfig
-from steps.sweep.task import DBSCAN_MODULE, TRUSTED_TYPE
+from steps.sweep.task import DBSCAN_MODULE, SKOPS_FILE, TRUSTED_TYPE
 from steps.tracking.models import SKLEARN_REQUIREMENTS, carried_code, pinned
 
 ROUTER_NAME = "penguin_clusters"
@@ -67,8 +67,6 @@ def fitted_pipelines(model_uris: dict[str, str], downloads: Path) -> dict:
     file is fetched, a few at once; loading whole models would fetch every file of each."""
     import skops.io
     from mlflow.tracking import MlflowClient
-
-    from steps.sweep.task import SKOPS_FILE
 
     client = MlflowClient()
 
