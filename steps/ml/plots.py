@@ -51,26 +51,38 @@ def rmse_by_alpha_figure(table: pd.DataFrame, best_alpha: float) -> Figure:
 
 
 def sweep_figure(group: str, rows: pd.DataFrame, metrics: tuple[str, ...], chosen_eps: float | None) -> Figure:
-    """Each metric against eps for one group, one row each over a shared eps axis; the chosen eps marked.
+    """Each metric against eps for one group, one band each, scaled to its own range; the chosen
+    eps marked. On the right: each metric's value at the chosen eps, then its range.
 
     Undefined values are gaps in the curve, not zeros. Like clusters_figure, drawn for every
-    group of a sweep, in its tasks: a bare Figure (no pyplot, which is not thread-safe), a fixed
-    layout and few tick labels, as laying out and drawing text is most of a figure's cost.
+    group of a sweep, in its tasks: a bare Figure (no pyplot, which is not thread-safe), one
+    axes and a fixed layout, as axes, ticks and text are most of a figure's cost.
     """
-    from matplotlib.ticker import MaxNLocator
-
-    fig = Figure(figsize=(7, 1.1 * len(metrics) + 0.6))
-    axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, metric in zip(axes, metrics, strict=True):
-        ax.plot(rows["eps"], rows[metric], marker="o", markersize=3)
-        if chosen_eps is not None:
-            ax.axvline(chosen_eps, color="tab:red", linestyle="--", linewidth=1)
-        ax.set_ylabel(metric, rotation=0, ha="right", va="center", fontsize=8)
-        ax.yaxis.set_major_locator(MaxNLocator(2))
-        ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("eps")
-    fig.suptitle(f"{group}: metrics by eps" + (f" (chosen eps = {chosen_eps:g})" if chosen_eps is not None else ""))
-    fig.subplots_adjust(left=0.25, right=0.97, top=0.94, bottom=0.06, hspace=0.15)
+    fig = Figure(figsize=(7, 0.45 * len(metrics) + 1.2))
+    ax = fig.subplots()
+    eps = rows["eps"].to_numpy(dtype="float64")
+    at_chosen = eps == chosen_eps
+    bands = range(len(metrics) - 1, -1, -1)  # the first metric on top
+    for band, metric in zip(bands, metrics, strict=True):
+        values = rows[metric].to_numpy(dtype="float64")
+        low, high = np.nanmin(values, initial=np.inf), np.nanmax(values, initial=-np.inf)
+        ax.plot(eps, band + 0.8 * (values - low) / ((high - low) or 1.0), marker="o", markersize=3, color="tab:blue")
+        chosen_value = values[at_chosen][0] if at_chosen.any() else np.nan
+        label = "" if np.isnan(chosen_value) else f"{chosen_value:.3g} "
+        label += f"({low:.3g} to {high:.3g})" if np.isfinite(low) else "undefined"
+        ax.text(1.01, band + 0.4, label, transform=ax.get_yaxis_transform(), va="center", fontsize=7)
+    ax.set_yticks([band + 0.4 for band in bands], metrics, fontsize=8)
+    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_ylim(-0.2, len(metrics))
+    ax.set_xlabel("eps")
+    if chosen_eps is not None:
+        ax.axvline(chosen_eps, color="tab:red", linestyle="--", linewidth=1)
+    header = f"at eps {chosen_eps:g} (range)" if chosen_eps is not None else "(range)"
+    ax.text(1.01, len(metrics) - 0.05, header, transform=ax.get_yaxis_transform(), va="top", fontsize=7, weight="bold")
+    chosen = f"chosen eps = {chosen_eps:g}" if chosen_eps is not None else "no eps chosen"
+    ax.set_title(f"{group}: metrics by eps, each scaled to its range ({chosen})", fontsize=10)
+    fig.subplots_adjust(left=0.2, right=0.8, top=0.9, bottom=0.12)
     return fig
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,24 +33,24 @@ def log_router(chosen: pd.DataFrame, rows: pd.DataFrame, config: SweepConfig) ->
     """Log the router as the active run's model; return its URI.
 
     `chosen`: one row per group with its chosen eps and model URI (eps empty where none is
-    defined); `rows`: the sweep's input, for the input example. The chosen models' fitted
-    pipelines go into one skops file: a few uploads whatever the number of groups."""
-    import skops.io
-
+    defined); `rows`: the sweep's input, for the input example. The chosen models' skops files
+    go, as they are, into one zip: a few uploads whatever the number of groups, and the driver
+    never holds the fitted pipelines."""
     groups, uris = {}, {}
-    for row in chosen.itertuples(index=False):
+    for number, row in enumerate(chosen.itertuples(index=False)):
         defined = not pd.isna(row.eps)
+        member = f"{number}.skops" if defined else None  # the group's file in the zip: group names may be odd paths
         if defined:
-            uris[str(row.group)] = row.model_uri
+            uris[member] = row.model_uri
         reason = "" if defined else f"no eps gave a defined {config.select_by}"
-        groups[str(row.group)] = {"eps": float(row.eps) if defined else None, "reason": reason}
+        groups[str(row.group)] = {"eps": float(row.eps) if defined else None, "reason": reason, "model": member}
     example = rows.groupby(config.group_by, sort=True).head(1).head(EXAMPLE_GROUPS).reset_index(drop=True)
     routes = {"group_by": config.group_by, "features": list(config.features), "groups": groups}
     routes["trusted_types"] = [TRUSTED_TYPE]
     with tempfile.TemporaryDirectory() as tmp:
-        listing, models = Path(tmp, "routes.json"), Path(tmp, "models.skops")
+        listing, models = Path(tmp, "routes.json"), Path(tmp, "models.zip")
         listing.write_text(json.dumps(routes, indent=1))
-        skops.io.dump(fitted_pipelines(uris, Path(tmp, "downloads")), models)
+        copy_skops_files(uris, models, Path(tmp, "downloads"))
         info = mlflow.pyfunc.log_model(
             name=ROUTER_NAME,
             python_model=ROUTER_CODE,
@@ -62,21 +63,22 @@ def log_router(chosen: pd.DataFrame, rows: pd.DataFrame, config: SweepConfig) ->
     return info.model_uri
 
 
-def fitted_pipelines(model_uris: dict[str, str], downloads: Path) -> dict:
-    """Group -> the fitted pipeline of its logged model (`models:/<id>`): only each model's skops
-    file is fetched, a few at once; loading whole models would fetch every file of each."""
-    import skops.io
+def copy_skops_files(model_uris: dict[str, str], archive: Path, downloads: Path) -> None:
+    """Into the zip `archive`, as member `name`, the skops file of each logged model (`models:/<id>`)
+    of `model_uris` (name -> URI): only that file of each model is fetched, a few at once."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
 
-    def fetch(item: tuple[str, str]):
-        group, uri = item
+    def fetch(item: tuple[str, str]) -> tuple[str, str]:
+        name, uri = item
         location = client.get_logged_model(uri.removeprefix("models:/")).artifact_location
-        folder = downloads / uri.removeprefix("models:/")
+        folder = downloads / name
         folder.mkdir(parents=True)
-        local = get_artifact_repository(location).download_artifacts(SKOPS_FILE, str(folder))
-        return group, skops.io.load(local, trusted=[TRUSTED_TYPE])
+        return name, get_artifact_repository(location).download_artifacts(SKOPS_FILE, str(folder))
 
-    with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(fetch, sorted(model_uris.items())))
+    # Stored, not compressed: a skops file is a zip already.
+    with ThreadPoolExecutor(8) as pool, zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:
+        for name, local in pool.map(fetch, sorted(model_uris.items())):
+            zipped.write(local, name)
+            Path(local).unlink()

@@ -2,8 +2,8 @@
 
 Raw rows in (the group column and the features), and per row: the group, the eps chosen
 for it and the cluster label (-1: noise). Each row goes to its group's model: the fitted
-pipeline of the model the sweep logged for its chosen eps, copied into this model (one skops
-file for all groups) when it was logged: what it serves is pinned then, and loading it reads
+pipeline of the model the sweep logged for its chosen eps, its skops file copied into this model
+(one zip for all groups) when it was logged: what it serves is pinned then, and loading it reads
 nothing from the tracking server.
 """
 
@@ -20,14 +20,22 @@ from mlflow.exceptions import MlflowException
 
 class GroupRouter(mlflow.pyfunc.PythonModel):
     """Artifacts: `routes` (JSON: `group_by`, `features`, `groups`: each group's eps or the reason it
-    has none, and the one class of ours skops must trust) and `models` (skops: group -> pipeline)."""
+    has none and its file in `models`, and the one class of ours skops must trust) and `models`
+    (a zip of each chosen model's skops file)."""
 
     def load_context(self, context) -> None:
+        import zipfile
+
         import skops.io
 
         routes = json.loads(Path(context.artifacts["routes"]).read_text())
         self.group_by, self.features, self.groups = routes["group_by"], routes["features"], routes["groups"]
-        self.models = skops.io.load(context.artifacts["models"], trusted=routes["trusted_types"])
+        with zipfile.ZipFile(context.artifacts["models"]) as zipped:
+            self.models = {
+                group: skops.io.loads(zipped.read(route["model"]), trusted=routes["trusted_types"])
+                for group, route in self.groups.items()
+                if route["model"]
+            }
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         rows = pd.DataFrame(model_input)
