@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 
 import mlflow
@@ -34,6 +35,13 @@ class CliResult:
     def run(self) -> Run:
         assert self.run_id, f"no run id in the output:\n{self.stderr[-3000:]}"
         return mlflow.get_run(self.run_id)
+
+
+def fresh_python(code: str) -> subprocess.CompletedProcess:
+    """`code` run in a fresh interpreter from the project's folder: a process's first JVM, its GC. It must exit 0."""
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 def tracking_env(tracking_uri: str, env: dict | None = None) -> dict[str, str]:

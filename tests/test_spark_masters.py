@@ -21,7 +21,7 @@ from steps import PROJECT
 from steps.cli.params import ParamError
 from steps.spark.masters import check_master, endpoint, ensure_image_set, user_confs, yarn_conf_problem
 from steps.spark.startup import start_reason
-from tests.support import mlflow_run, runs_of, tracking_env
+from tests.support import fresh_python, mlflow_run, runs_of, tracking_env
 
 # Lines that only a Java stack trace or an uncaught Python error prints.
 TRACEBACK_MARKS = ("Traceback", "\tat ", "Exception in thread", "Py4JJavaError", "JAVA_GATEWAY_EXITED")
@@ -316,7 +316,6 @@ def test_a_started_sessions_jvm_output_still_reaches_stderr():
         "with spark_session('local[1]', 'jvm-output', {}) as spark:\n"
         "    spark.sparkContext.parallelize([0], 1).mapPartitions(speak).collect()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = fresh_python(code)
     assert "a worker speaks" in done.stderr
     assert "Using incubator modules" in done.stderr  # the JVM's start-up notice, passed on once it started

@@ -7,7 +7,6 @@ Only one SparkContext may live in a process, so every test starts with no active
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 
@@ -15,10 +14,10 @@ import pytest
 from pyspark.sql import SparkSession
 
 from harness.servers import free_port
-from steps import PROJECT
 from steps.cli.params import ParamError
 from steps.spark.masters import check_master, ensure_reachable
 from steps.spark.session import LOCAL_JVM_OPTIONS, absolute_tracking_uri, executor_environment, spark_session
+from tests.support import fresh_python
 
 
 def stop_active_session() -> None:
@@ -120,8 +119,7 @@ def test_a_local_sessions_jvm_runs_with_the_quick_jit_and_the_serial_collector()
         "    bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()\n"
         "    print(' '.join(bean.getInputArguments()))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = fresh_python(code)
     assert set(LOCAL_JVM_OPTIONS) <= set(done.stdout.split())
 
 

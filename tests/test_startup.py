@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from steps import PROJECT
 from steps.sweep.task import worker_imports
+from tests.support import fresh_python
 
 
 def python(code: str) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
-    return done.stdout.split()
+    return fresh_python(code).stdout.split()
 
 
 # While Python locates the module of `python -m steps.<step>`, sys.argv[0] is "-m".
@@ -41,3 +37,26 @@ def test_the_scikit_learn_steps_import_skops_before_mlflow(step):
 def test_sweep_workers_import_skops_before_mlflow():
     imports = worker_imports("sqlite:///mlflow.db")
     assert imports.index("skops.io") < imports.index("mlflow.sklearn")
+
+
+# MLflow reads these to turn its telemetry off; a fresh interpreter without them runs as a user's does.
+WITHOUT_CI_MARKERS = "import os; [os.environ.pop(v, None) for v in ('CI', 'PYTEST_CURRENT_TEST', 'GITHUB_ACTIONS')]; "
+TELEMETRY = "from mlflow.telemetry.utils import is_telemetry_disabled as off; print(off()); "
+STEP = (  # stops at its bad argument, once it has set the process up
+    "from steps.tracking.runner import run_step\n"
+    "try: run_step('step', (), print, ['--no-such-param'])\nexcept SystemExit: pass\n"
+)
+SWEEP_TASK = (
+    "from steps.sweep.config import SweepConfig; from steps.sweep.task import _client; "
+    "_client(SweepConfig('http://127.0.0.1:1', '0', 'job', 'island', ('x',), (0.5,), 3, 's_dbw', ())); "
+)
+
+
+@pytest.mark.parametrize("turn_off", [STEP, SWEEP_TASK], ids=["step", "sweep task"])
+def test_a_step_and_a_sweep_task_run_with_mlflow_telemetry_off_unless_the_user_turned_it_on(turn_off):
+    # Its thread, failing to reach its endpoint, removes an environment variable that another
+    # thread's request may be reading (steps/tracking/server.py).
+    before_and_after = python(f"{WITHOUT_CI_MARKERS}{TELEMETRY}{turn_off}{TELEMETRY}")
+    assert before_and_after == ["False", "True"]
+    turned_on = "os.environ['MLFLOW_DISABLE_TELEMETRY'] = 'false'; "
+    assert python(f"{WITHOUT_CI_MARKERS}{turned_on}{turn_off}{TELEMETRY}") == ["False"]

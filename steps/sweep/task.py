@@ -52,6 +52,7 @@ from steps.sweep.config import (
     run_name,
 )
 from steps.tracking.models import carried_code
+from steps.tracking.server import telemetry_off_unless_asked
 
 MODEL_NAME = "dbscan"
 SKOPS_FILE = "model.skops"  # where mlflow.sklearn keeps a skops-format model in its directory
@@ -95,6 +96,7 @@ def _client(config: SweepConfig):
     mlflow.set_tracking_uri(config.tracking_uri)
     # set_terminated would print a "View run" line (and read the run again) for every run.
     os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    telemetry_off_unless_asked()  # before the task's first request: its threads log at once
     return MlflowClient(tracking_uri=config.tracking_uri)
 
 

@@ -37,7 +37,7 @@ from steps import UserError, imports_done
 from steps.cli.params import Param, parse_params, text
 from steps.ml.data import Table, load_penguins
 from steps.tracking.datasets import dataset_input
-from steps.tracking.server import HTTP_RETRY_DEFAULTS, check_tracking_server
+from steps.tracking.server import HTTP_RETRY_DEFAULTS, check_tracking_server, telemetry_off_unless_asked
 
 DATA = Param("data", "", text, "CSV or Parquet path or URI; empty for the bundled penguins")
 EXIT_BAD_INPUT = 2
@@ -191,6 +191,7 @@ def run_step(
     signal.signal(signal.SIGTERM, _raise_terminated)
     for name, value in HTTP_RETRY_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    telemetry_off_unless_asked()
     try:
         check_tracking_server(mlflow.get_tracking_uri())
     except UserError as error:

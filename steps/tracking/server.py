@@ -20,6 +20,15 @@ HTTP_RETRY_DEFAULTS = {
 }
 
 
+def telemetry_off_unless_asked() -> None:
+    """MLflow's telemetry off in this process, unless the user set MLFLOW_DISABLE_TELEMETRY.
+
+    When it cannot reach its endpoint, its background thread removes an environment variable,
+    and another thread reading the environment then (each HTTP request does) fails with a
+    KeyError (MLflow 3.17): the steps and the sweep's tasks log from several threads."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
 def check_tracking_server(uri: str) -> None:
     """Fail in seconds, naming the setting, when an http(s) tracking server does not answer
     or refuses the credentials (MLFLOW_TRACKING_USERNAME / _PASSWORD or _TOKEN)."""
