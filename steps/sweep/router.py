@@ -73,7 +73,7 @@ def copy_skops_files(model_uris: dict[str, str], archive: Path, downloads: Path)
     def fetch(item: tuple[str, str]) -> tuple[str, str]:
         name, uri = item
         location = client.get_logged_model(uri.removeprefix("models:/")).artifact_location
-        folder = downloads / name
+        folder = downloads / Path(name).stem
         folder.mkdir(parents=True)
         return name, get_artifact_repository(location).download_artifacts(SKOPS_FILE, str(folder))
 
