@@ -39,8 +39,10 @@ def test_sweep_workers_import_skops_before_mlflow():
     assert imports.index("skops.io") < imports.index("mlflow.sklearn")
 
 
-# MLflow reads these to turn its telemetry off; a fresh interpreter without them runs as a user's does.
-WITHOUT_CI_MARKERS = "import os; [os.environ.pop(v, None) for v in ('CI', 'PYTEST_CURRENT_TEST', 'GITHUB_ACTIONS')]; "
+# MLflow turns its telemetry off when it sees these (CI markers, the switches, which the steps this
+# process ran in-process may have set): a fresh interpreter without them runs as a user's does.
+TELEMETRY_OFF_SIGNS = ("CI", "PYTEST_CURRENT_TEST", "GITHUB_ACTIONS", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK")
+AS_A_USER = f"import os; [os.environ.pop(v, None) for v in {TELEMETRY_OFF_SIGNS}]; "
 TELEMETRY = "from mlflow.telemetry.utils import is_telemetry_disabled as off; print(off()); "
 STEP = (  # stops at its bad argument, once it has set the process up
     "from steps.tracking.runner import run_step\n"
@@ -56,7 +58,7 @@ SWEEP_TASK = (
 def test_a_step_and_a_sweep_task_run_with_mlflow_telemetry_off_unless_the_user_turned_it_on(turn_off):
     # Its thread, failing to reach its endpoint, removes an environment variable that another
     # thread's request may be reading (steps/tracking/server.py).
-    before_and_after = python(f"{WITHOUT_CI_MARKERS}{TELEMETRY}{turn_off}{TELEMETRY}")
+    before_and_after = python(f"{AS_A_USER}{TELEMETRY}{turn_off}{TELEMETRY}")
     assert before_and_after == ["False", "True"]
     turned_on = "os.environ['MLFLOW_DISABLE_TELEMETRY'] = 'false'; "
-    assert python(f"{WITHOUT_CI_MARKERS}{turned_on}{turn_off}{TELEMETRY}") == ["False"]
+    assert python(f"{AS_A_USER}{turned_on}{turn_off}{TELEMETRY}") == ["False"]
