@@ -118,7 +118,10 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
     from mlflow.entities import Param
 
     client = _client(config)
-    existing = _existing_runs(client, config, group) if _may_follow_an_earlier_attempt() else []
+    # A first attempt has nothing to find, and the server scans every run of the job to say so.
+    # A stage Spark runs again starts at attempt 0 too: its groups are logged anew, and the
+    # driver's deletion pass removes the runs the results table does not name.
+    existing = [] if _first_attempt() else _existing_runs(client, config, group)
     identity = {JOB: config.job_run_id, GROUP: group, **config.tags}
     group_run = _group_run_to_resume(existing) or _create_group_run(client, config, group, identity)
     group_run_id = group_run.info.run_id
@@ -323,17 +326,6 @@ def _log_model(context: GroupRunContext, model, run_id: str, params: dict[str, s
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     client.log_outputs(run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
     return logged.model_id
-
-
-def _may_follow_an_earlier_attempt() -> bool:
-    """False in a task's first attempt, which skips the search for earlier attempts' runs (the
-    server scans every run of the job to answer it). A stage Spark runs again (after losing an
-    executor) starts its tasks at attempt 0 too: they log their groups anew, and the driver's
-    deletion pass removes the runs the results table does not name."""
-    from pyspark import TaskContext
-
-    context = TaskContext.get()
-    return context is None or context.attemptNumber() > 0
 
 
 def _first_attempt() -> bool:
