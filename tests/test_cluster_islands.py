@@ -3,8 +3,11 @@ nested runs, against the real tracking server; locally and on the standalone clu
 
 from __future__ import annotations
 
+import ast
 import io
+import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -260,6 +263,31 @@ def test_the_router_model_labels_every_island_as_its_own_model(default_sweep, tm
     assert done.returncode == 0, done.stderr[-3000:]
     elsewhere = pd.read_json(io.StringIO(done.stdout.strip().splitlines()[-1]), orient="split")
     assert elsewhere["cluster"].tolist() == router.predict(rows)["cluster"].tolist()
+
+
+def readme_scoring_example() -> tuple[pd.DataFrame, list[str], str, dict]:
+    """The README's "Score new penguins": its Python rows and printed answer, its curl body and answer's start."""
+    text = (PROJECT / "README.md").read_text().split("## Score new penguins", 1)[1].split("\n## ", 1)[0]
+    python = text.split("```python\n", 1)[1].split("```", 1)[0]
+    rows = ast.literal_eval(re.search(r"pd\.DataFrame\((\[\[.*?\]\])", python).group(1))
+    columns = ast.literal_eval(re.search(r"columns = (\[.*?\])", python).group(1))
+    printed = [line.removeprefix("# ") for line in python.splitlines() if line.startswith("# ")]
+    body = json.loads(re.search(r"-d '(.*?)'", text, re.DOTALL).group(1))
+    answer_start = re.search(r"^# (\{\"predictions\".*?)\.\.\.$", text, re.MULTILINE).group(1)
+    return pd.DataFrame(rows, columns=columns), printed, answer_start, body
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_the_readme_scoring_example_answers_as_shown(default_sweep):
+    (job,), _, _ = default_sweep  # main's defaults, as in the README
+    rows, printed, answer_start, body = readme_scoring_example()
+    assert body == {"dataframe_split": rows.to_dict(orient="split", index=False)}  # curl sends the same rows
+
+    answer = mlflow.pyfunc.load_model(job.data.tags["model_uri"]).predict(rows)
+
+    assert [line.rstrip() for line in str(answer).splitlines()] == printed
+    assert json.dumps({"predictions": answer.to_dict(orient="records")}).startswith(answer_start)
 
 
 ODD_GROUPS = ["north field", "a/b\\c", "Zürich ✓", "it's", "g" * 200, "..", "7"]
