@@ -303,8 +303,8 @@ def test_with_artifacts_written_directly_no_file_goes_through_the_server(tmp_pat
             (job,), _, _ = levels(experiment)
             table = sweep_table(job)
             for row in table.itertuples():
-                predicted = mlflow.pyfunc.load_model(row.model_uri).predict(island_rows(row.group))
-                assert len(predicted) == len(island_rows(row.group))
+                rows = island_rows(row.group)
+                assert len(mlflow.pyfunc.load_model(row.model_uri).predict(rows)) == len(rows)
             router = mlflow.pyfunc.load_model(job.data.tags["model_uri"])
             assert set(router.predict(load_penguins().frame.loc[:, ["island", *FEATURES]])["group"]) == ISLANDS
     finally:
