@@ -152,7 +152,7 @@ def tutorial_style_task(tracking_uri: str, experiment_id: str, parent_run_id: st
                 info = mlflow.sklearn.log_model(model.fit(rows.loc[:, list(clustering.FEATURES)]), name="dbscan")
             metrics = {k: (np.nan if v is None else v) for k, v in result.metrics.items()}
             ids = {"run_id": run.info.run_id, "model_uri": info.model_uri, "group_run_id": parent_run_id}
-            out.append({"group": group, "eps": result.eps, **metrics, **ids})
+            out.append({"group": group, "eps": result.eps, **metrics, **ids, "cores": None})  # no router
         return pd.DataFrame(out)
 
     return run_group

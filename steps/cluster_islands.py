@@ -90,15 +90,14 @@ def chosen_table(results: pd.DataFrame, select_by: str) -> pd.DataFrame:
 def log_results(results: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
     """Log the sweep table and the chosen eps per group, each as a JSON table and a CSV.
 
-    Returns the chosen-eps table.
+    Returns the chosen-eps table, with the `cores` the router needs.
     """
-    mlflow.log_table(results, "sweep_results.json")
     chosen = chosen_table(results, config.select_by)
-    mlflow.log_table(chosen, "chosen_eps.json")
-    with_csv = {"sweep_results.csv": results, "chosen_eps.csv": chosen}
+    tables = {"sweep_results": results.drop(columns="cores"), "chosen_eps": chosen.drop(columns="cores")}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, table in with_csv.items():
-            table.to_csv(os.path.join(tmp, name), index=False)
+        for name, table in tables.items():
+            mlflow.log_table(table, f"{name}.json")
+            table.to_csv(os.path.join(tmp, f"{name}.csv"), index=False)
         mlflow.log_artifacts(tmp)
     mlflow.set_tag("select_by", clustering.preference(config.select_by))
     return chosen

@@ -8,7 +8,9 @@ import pytest
 
 from harness.cli import fresh_experiment_name
 from harness.servers import start_postgres, start_tracking_server, stop_postgres, stop_process
+from harness.tables import FEATURES, grouped_table, numbered_groups
 from tests.spark_cluster import start_cluster, start_connect_server
+from tests.support import mlflow_run
 
 # A fixture that starts a real service -> the marker a test using it must carry, so that
 # `pytest -m "not e2e and not spark"` (the quick unit tests) never starts one.
@@ -18,6 +20,7 @@ MARKER_OF_FIXTURE = {
     "postgres_tracking_uri": "e2e",
     "spark_cluster": "spark",
     "spark_connect": "spark",
+    "sweep_of_200_groups": "spark",
 }
 
 
@@ -92,3 +95,18 @@ def spark_connect(tmp_path_factory):
     """A real Spark Connect server (local[2] behind it) on 127.0.0.1; yields its sc:// URL."""
     url, process = start_connect_server(tmp_path_factory.mktemp("spark-connect"))
     yield from serve_until_done(url, [process])
+
+
+@pytest.fixture(scope="session")
+def sweep_of_200_groups(tracking_uri, tmp_path_factory):
+    """`mlflow run . -e cluster_islands` of a generated CSV of 200 sites (110 rows each, `harness/tables.py`),
+    `log_models=best`, as a user sweeps a table: (its job run, the table)."""
+    table = grouped_table(numbered_groups(200))
+    data = tmp_path_factory.mktemp("sites") / "sites.csv"
+    table.to_csv(data, index=False)
+    params = {"group_by": "site", "features": ",".join(FEATURES), "log_models": "best", "eps": "0.5,1,1.5"}
+    result = mlflow_run(
+        "cluster_islands", fresh_experiment_name("200-groups"), tracking_uri, data=str(data), timeout=900, **params
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.run(), table

@@ -1,4 +1,6 @@
-"""Helpers only the tests need: the real `mlflow run` CLI run or started, and the runs it left.
+"""Helpers only the tests need: the real `mlflow run` CLI run or started, and the runs it left; a model served by
+the real `mlflow models serve` and asked over REST, or loaded where this project is not importable; a router of many
+groups logged without a sweep.
 
 The real services themselves (tracking server, processes, ports) and the command line are in harness/.
 """
@@ -6,16 +8,24 @@ The real services themselves (tracking server, processes, ports) and the command
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.entities import Run
 
 from harness.cli import mlflow_run_command
+from harness.servers import free_port, start_process, stop_process, wait_for_http
 from steps import PROJECT
 
 RUN_ID = re.compile(r"in run with ID '([0-9a-f]{32})'")
@@ -110,3 +120,76 @@ def tracking_to(uri: str):
         yield uri
     finally:
         mlflow.set_tracking_uri(previous)
+
+
+def predict_elsewhere(model_uri: str, rows: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """`mlflow.pyfunc.load_model(model_uri).predict(rows)` in a fresh process where this project cannot be imported:
+    what a model carries is all it has."""
+    script, data = folder / "score_elsewhere.py", folder / "rows_elsewhere.parquet"
+    script.write_text(
+        "import importlib.util, sys, mlflow, pandas as pd\n"
+        "assert importlib.util.find_spec('steps') is None, sys.path\n"
+        "rows = pd.read_parquet(sys.argv[2])\n"
+        "print(mlflow.pyfunc.load_model(sys.argv[1]).predict(rows).to_json(orient='split'))\n"
+    )
+    rows.to_parquet(data)
+    done = subprocess.run(
+        [sys.executable, str(script), model_uri, str(data)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in tracking_env(mlflow.get_tracking_uri()).items() if k != "PYTHONPATH"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return pd.read_json(io.StringIO(done.stdout.strip().splitlines()[-1]), orient="split")
+
+
+def log_router_of(table: pd.DataFrame, group_by: str, features: Sequence[str], eps: float, experiment: str) -> str:
+    """A router over every group of `table`, each group's model fitted here at `eps` (min_samples 3), logged by the
+    sweep's own `log_router` in a new run of `experiment`: a router of a thousand groups without a sweep's minutes.
+    Returns its URI."""
+    from steps.ml import clustering
+    from steps.sweep.config import SweepConfig
+    from steps.sweep.router import log_router
+
+    chosen = [
+        {"group": group, "eps": eps, "cores": clustering.group_cores(clustering.fit_model(rows, eps, 3)).to_bytes()}
+        for group, rows in table.groupby(group_by, sort=True)[list(features)]
+    ]
+    experiment_id = mlflow.MlflowClient().create_experiment(experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name="router") as run:
+        config = SweepConfig(
+            mlflow.get_tracking_uri(), experiment_id, run.info.run_id, group_by, tuple(features), (eps,), 3, "s_dbw", ()
+        )
+        return log_router(pd.DataFrame(chosen), table, config)
+
+
+@contextlib.contextmanager
+def served(model_uri: str, tracking_uri: str, log: Path):
+    """`mlflow models serve -m <model_uri> --env-manager local` on a free port; yields its invocations URL."""
+    port = free_port()
+    serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local"]
+    cmd = [*serve, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    server = start_process(cmd, log, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", server, timeout=120, log=log)
+        yield f"http://127.0.0.1:{port}/invocations"
+    finally:
+        stop_process(server)
+
+
+def post_text(url: str, text: str) -> tuple[int, str]:
+    """The HTTP status and the body of one scoring request whose body is `text`, as it is."""
+    request = urllib.request.Request(url, data=text.encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def post(url: str, body: dict) -> tuple[int, dict]:
+    """The HTTP status and the JSON answer of one scoring request."""
+    status, text = post_text(url, json.dumps(body))
+    return status, json.loads(text)

@@ -4,7 +4,6 @@ nested runs, against the real tracking server; locally and on the standalone clu
 from __future__ import annotations
 
 import ast
-import io
 import json
 import math
 import re
@@ -31,7 +30,7 @@ from steps import PROJECT
 from steps.ml import clustering
 from steps.ml.data import bundled_csv_path, load_penguins
 from steps.sweep.task import EPS_RUNS_AT_ONCE
-from tests.support import child_runs, mlflow_run, runs_of, tracking_env, tracking_to
+from tests.support import child_runs, mlflow_run, predict_elsewhere, runs_of, tracking_env, tracking_to
 
 ISLANDS = {"Biscoe", "Dream", "Torgersen"}
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
@@ -244,25 +243,8 @@ def test_the_router_model_labels_every_island_as_its_own_model(default_sweep, tm
         router.predict(unknown)
 
     # In a fresh process where this project cannot be imported: the model carries what it needs.
-    script = tmp_path / "score.py"
-    script.write_text(
-        "import importlib.util, sys, mlflow, pandas as pd\n"
-        "assert importlib.util.find_spec('steps') is None, sys.path\n"
-        "rows = pd.read_parquet(sys.argv[2])\n"
-        "print(mlflow.pyfunc.load_model(sys.argv[1]).predict(rows).to_json(orient='split'))\n"
-    )
     rows = penguins.loc[:, ["island", *FEATURES]].groupby("island").head(20)
-    rows.to_parquet(tmp_path / "rows.parquet")
-    done = subprocess.run(
-        [sys.executable, str(script), job.data.tags["model_uri"], str(tmp_path / "rows.parquet")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in tracking_env(mlflow.get_tracking_uri()).items() if k != "PYTHONPATH"},
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    elsewhere = pd.read_json(io.StringIO(done.stdout.strip().splitlines()[-1]), orient="split")
+    elsewhere = predict_elsewhere(job.data.tags["model_uri"], rows, tmp_path)
     assert elsewhere["cluster"].tolist() == router.predict(rows)["cluster"].tolist()
 
 

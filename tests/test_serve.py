@@ -4,23 +4,16 @@ from the registry, as the README shows."""
 from __future__ import annotations
 
 import json
-import os
-import sys
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
-from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness.servers import free_port, start_process, stop_process, wait_for_http
 from steps.ml import clustering
 from steps.ml.data import load_penguins
 from steps.pipeline.registry import register_champion
-from tests.support import child_runs, mlflow_run
+from tests.support import child_runs, mlflow_run, post, served
 
 pytestmark = [pytest.mark.e2e]
 
@@ -31,30 +24,6 @@ TWO_PENGUINS = {
         "data": [[50.0, 16.3, 230.0, 5700.0, "Biscoe", "Gentoo"], [36.7, 19.3, 193.0, 3450.0, "Torgersen", "Adelie"]],
     }
 }
-
-
-@contextmanager
-def served(model_uri: str, tracking_uri: str, log: Path):
-    """`mlflow models serve -m <model_uri> --env-manager local` on a free port; yields its invocations URL."""
-    port = free_port()
-    serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local"]
-    cmd = [*serve, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    server = start_process(cmd, log, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri})
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/ping", server, timeout=120, log=log)
-        yield f"http://127.0.0.1:{port}/invocations"
-    finally:
-        stop_process(server)
-
-
-def post(url: str, body: dict) -> tuple[int, dict]:
-    """The HTTP status and the JSON answer of one scoring request."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def test_served_model_scores_two_raw_penguins(tracking_uri, experiment, tmp_path):

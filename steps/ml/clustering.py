@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from steps.ml.data import MEASUREMENTS, DataError
+from steps.ml.grouped_cores import GroupCores
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -110,20 +111,30 @@ def sweep(
     A group with fewer rows than min_samples has no core sample: every row is noise, the
     quality metrics are undefined, and its models label every new row noise too.
     """
+    X = group.loc[:, list(features)]
+    results = []
+    for eps in eps_values:
+        model = fit_model(X, eps, min_samples)
+        scaled = model.named_steps["standardscaler"].transform(X)
+        results.append(EpsResult(float(eps), cluster_metrics(scaled, model.named_steps["dbscan"].labels_), model))
+    return results
+
+
+def fit_model(X: pd.DataFrame, eps: float, min_samples: int) -> Pipeline:
+    """One group's model: StandardScaler + NearestCoreDBSCAN(eps, min_samples), fitted on its rows."""
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     from steps.ml.dbscan import NearestCoreDBSCAN
 
-    X = group.loc[:, list(features)]
-    results = []
-    for eps in eps_values:
-        dbscan = NearestCoreDBSCAN(eps=eps, min_samples=min_samples)
-        model = Pipeline([("standardscaler", StandardScaler()), ("dbscan", dbscan)])
-        labels = model.fit_predict(X)
-        scaled = model.named_steps["standardscaler"].transform(X)
-        results.append(EpsResult(float(eps), cluster_metrics(scaled, labels), model))
-    return results
+    dbscan = NearestCoreDBSCAN(eps=eps, min_samples=min_samples)
+    return Pipeline([("standardscaler", StandardScaler()), ("dbscan", dbscan)]).fit(X)
+
+
+def group_cores(model: Pipeline) -> GroupCores:
+    """What a fitted sweep model (`EpsResult.model`) labels new rows with, for the router."""
+    scaler, dbscan = model.named_steps["standardscaler"], model.named_steps["dbscan"]
+    return GroupCores(scaler.mean_, scaler.scale_, dbscan.components_, dbscan.core_labels_)
 
 
 def preference(select_by: str) -> str:

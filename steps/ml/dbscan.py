@@ -1,4 +1,4 @@
-"""DBSCAN that labels new rows. Self-contained (numpy and scikit-learn only): logged models carry this file.
+"""DBSCAN that labels new rows. numpy and scikit-learn only: logged models carry this file and grouped_cores.py.
 
 scikit-learn's DBSCAN has no `predict`, so neither has a pipeline ending in it, and MLflow
 cannot serve it. NearestCoreDBSCAN fits exactly as DBSCAN does (the same labels) and
@@ -9,6 +9,9 @@ On the training rows that gives every core sample and every noise point its fit 
 border point (within eps of a core sample, not itself a core) may get another cluster that
 also has a core sample within eps: DBSCAN gives a border point to whichever cluster reaches
 it first in its visiting order, `predict` to the nearest core.
+
+The rule itself is grouped_cores.nearest_core_labels, which the router (numpy only, no
+scikit-learn) uses too: both give the same labels.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import DBSCAN
-from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from steps.ml.grouped_cores import nearest_core_labels
 
 
 class NearestCoreDBSCAN(ClusterMixin, BaseEstimator):
@@ -40,7 +44,4 @@ class NearestCoreDBSCAN(ClusterMixin, BaseEstimator):
         """The cluster of each row's nearest core sample within eps; -1 where none is (or there are no cores)."""
         check_is_fitted(self, "components_")
         X = validate_data(self, X, dtype="float64", reset=False)
-        if len(self.components_) == 0:
-            return np.full(len(X), -1, dtype=self.labels_.dtype)
-        nearest, distance = pairwise_distances_argmin_min(X, self.components_)
-        return np.where(distance <= self.eps, self.core_labels_[nearest], -1)
+        return nearest_core_labels(X, self.components_.T, self.core_labels_, self.eps)

@@ -11,11 +11,17 @@ from steps.ml import clustering
 JOB, LEVEL, GROUP, EPS = "penguins.job_run_id", "penguins.level", "penguins.group", "penguins.eps"
 # On each group run: its metrics by eps, and its rows as the chosen eps clustered them.
 METRICS_FIGURE, CLUSTERS_FIGURE = "metrics_by_eps.png", "clusters.png"
-RESULT_COLUMNS = ("group", "eps", *clustering.METRICS, "run_id", "model_uri", "group_run_id")
-RESULT_SCHEMA = ", ".join(
-    f"{name} {'string' if name in ('group', 'run_id', 'model_uri', 'group_run_id') else 'double'}"
-    for name in RESULT_COLUMNS
-)
+# One row per group and eps. `cores`: on the group's chosen eps only, what its model labels new rows
+# with (steps/ml/grouped_cores.GroupCores, as bytes), for the router; not part of the logged tables.
+RESULT_TYPES = {
+    "group": "string",
+    "eps": "double",
+    **dict.fromkeys(clustering.METRICS, "double"),
+    **dict.fromkeys(("run_id", "model_uri", "group_run_id"), "string"),
+    "cores": "binary",
+}
+RESULT_COLUMNS = tuple(RESULT_TYPES)
+RESULT_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in RESULT_TYPES.items())
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ Runs in a Spark task (executor), not on the driver:
   terminate; with a model (`log_models`: every eps, or each group's chosen one) also its
   create, its files (signature, input example, the carried code; explicit pip
   requirements, no inference) and its finalisation. Models are logged from the executor;
-  nothing is collected to the driver but the results table.
+  nothing is collected to the driver but the results table (with, on each group's chosen
+  eps, the core samples the router labels with).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME as RUN_NAME
 
 from steps.ml import clustering
 from steps.ml.dbscan import NearestCoreDBSCAN
+from steps.ml.grouped_cores import nearest_core_labels
 from steps.sweep.config import (
     CLUSTERS_FIGURE,
     EPS,
@@ -56,8 +58,10 @@ from steps.tracking.server import telemetry_off_unless_asked
 
 MODEL_NAME = "dbscan"
 SKOPS_FILE = "model.skops"  # where mlflow.sklearn keeps a skops-format model in its directory
-DBSCAN_MODULE = NearestCoreDBSCAN.__module__
-TRUSTED_TYPE = f"{DBSCAN_MODULE}.{NearestCoreDBSCAN.__qualname__}"  # for skops: the one class not its own
+TRUSTED_TYPE = (
+    f"{NearestCoreDBSCAN.__module__}.{NearestCoreDBSCAN.__qualname__}"  # for skops: the one class not its own
+)
+CARRIED_MODULES = (NearestCoreDBSCAN.__module__, nearest_core_labels.__module__)  # what an eps model imports of ours
 EXAMPLE_ROWS = 5
 EPS_RUNS_AT_ONCE = 4
 FAULT_MESSAGE = "injected fault: the first attempt of this task fails after logging (test switch)"
@@ -152,7 +156,8 @@ def sweep_group(config: SweepConfig, group: str, rows: pd.DataFrame) -> pd.DataF
         else:
             fault = config.fault if position == last and config.fault and _first_attempt() else ""
             run_id, model_uri = _log_eps_run(context, result, wants_model, fault)
-        return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id)
+        cores = clustering.group_cores(result.model).to_bytes() if result.eps == chosen else None
+        return _row(group, result.eps, result.metrics, run_id, model_uri, group_run_id, cores)
 
     finished = group_run.info.status == "FINISHED"
     # The runs are independent and the work is waiting on the server: log a few at once, and
@@ -293,7 +298,7 @@ def _log_model(context: GroupRunContext, model, run_id: str, params: dict[str, s
     (Model.log makes more: it also re-reads the run's params and every metric's history).
 
     The model scores raw rows (signature and input example from the group's rows) and carries
-    the one file of ours it needs (steps/ml/dbscan.py). `saving` is a lock held while it is
+    the two files of ours it needs (steps/ml/dbscan.py and grouped_cores.py). `saving` is a lock held while it is
     saved: on its first save in a process, MLflow scans every installed package, and unlocked
     each thread would scan at once."""
     import tempfile
@@ -314,7 +319,7 @@ def _log_model(context: GroupRunContext, model, run_id: str, params: dict[str, s
                 mlflow_model=Model(artifact_path=logged.artifact_location, run_id=run_id, model_id=logged.model_id),
                 signature=infer_signature(context.example, model.predict(context.example)),
                 input_example=context.example,
-                code_paths=carried_code(Path(tmp, "code"), DBSCAN_MODULE),
+                code_paths=carried_code(Path(tmp, "code"), *CARRIED_MODULES),
                 pip_requirements=list(config.pip_requirements),
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
                 skops_trusted_types=[TRUSTED_TYPE],
@@ -335,7 +340,9 @@ def _first_attempt() -> bool:
     return context is not None and context.attemptNumber() == 0
 
 
-def _row(group: str, eps: float, metrics: dict, run_id: str, model_uri: str, group_run_id: str) -> dict:
+def _row(
+    group: str, eps: float, metrics: dict, run_id: str, model_uri: str, group_run_id: str, cores: bytes | None
+) -> dict:
     values = {k: (np.nan if v is None else v) for k, v in metrics.items()}
     return {
         "group": group,
@@ -344,4 +351,5 @@ def _row(group: str, eps: float, metrics: dict, run_id: str, model_uri: str, gro
         "run_id": run_id,
         "model_uri": model_uri,
         "group_run_id": group_run_id,
+        "cores": cores,
     }
