@@ -27,7 +27,6 @@ import argparse
 import http.client
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -77,7 +76,9 @@ class Served:
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's resident memory now (VmRSS), MB."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:", 1)[1].split()[0]) / 1024
 
 
 def measure_in_process(model_dir: str, table_path: str) -> None:
