@@ -17,6 +17,7 @@ import mlflow
 
 from steps.cli.params import Param, integer, number
 from steps.cli.shared_params import SEED
+from steps.ml.data import categories_of
 from steps.tracking.models import log_sklearn_model
 from steps.tracking.runner import run_step
 
@@ -43,7 +44,7 @@ def classify_sex(values, penguins):
     )
     mlflow.log_figure(plots.confusion_figure(sex.confusion(model, data)), "confusion_matrix.png")
 
-    model_uri = log_sklearn_model(model, MODEL_NAME, data.X_test.head(5))
+    model_uri = log_sklearn_model(model, MODEL_NAME, data.X_test.head(5), categories_of(sex.CATEGORICAL))
     # As the tutorial does: load the model back from its URI and score the test set again.
     reloaded = mlflow.sklearn.load_model(model_uri)
     reloaded_eval_acc = float((reloaded.predict(data.X_test) == data.y_test).mean())

@@ -12,10 +12,10 @@ import mlflow
 
 from steps.cli.params import Param, integer, number
 from steps.cli.shared_params import SEED
-from steps.ml.data import split_rows
+from steps.ml.data import categories_of, split_rows
 from steps.spark.models import log_spark_model
 from steps.spark.session import SPARK_MASTER, executor_environment, is_connect, spark_session
-from steps.tracking.models import pinned
+from steps.tracking.models import CATEGORIES, pinned
 from steps.tracking.runner import run_step
 
 PARAMS = (
@@ -54,6 +54,7 @@ def classify_species(values, penguins):
             signature=infer_signature(example, predicted),
             input_example=example,
             pip_requirements=pinned("pyspark", "pandas", "numpy", "pyarrow"),
+            metadata={CATEGORIES: categories_of(species.CATEGORICAL)},
         )
     mlflow.set_tag("model_uri", model_uri)
     return metrics

@@ -19,6 +19,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 # isort: on
 
 from steps.cli.shared_params import ALPHAS
+from steps.ml.data import categories_of
 from steps.tracking.datasets import dataset_input, log_dataset_to
 from steps.tracking.models import log_sklearn_model
 from steps.tracking.runner import run_step
@@ -54,7 +55,8 @@ def tune_body_mass(values, penguins):
     for child in children:  # autolog names them at random; name them by what they tried
         MlflowClient().set_tag(child.info.run_id, MLFLOW_RUN_NAME, f"alpha={float(child.data.params['alpha']):g}")
 
-    log_sklearn_model(body_mass.best_model(fitted), MODEL_NAME, penguins.frame.loc[:, list(body_mass.FEATURES)].head(5))
+    example = penguins.frame.loc[:, list(body_mass.FEATURES)].head(5)
+    log_sklearn_model(body_mass.best_model(fitted), MODEL_NAME, example, categories_of(body_mass.CATEGORICAL))
     return {"best_alpha": best_alpha, "best_cv_rmse": best_rmse, "child_runs": len(children)}
 
 

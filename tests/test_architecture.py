@@ -9,7 +9,7 @@ import pytest
 from steps import PROJECT
 
 STEPS = PROJECT / "steps"
-ENTRY_POINTS = {"classify_sex", "tune_body_mass", "classify_species", "cluster_islands", "main"}
+ENTRY_POINTS = {"classify_sex", "tune_body_mass", "classify_species", "cluster_islands", "score", "main"}
 # Subpackage -> the subpackages it may import besides itself and the steps root.
 MAY_IMPORT = {
     "ml": set(),
@@ -17,6 +17,7 @@ MAY_IMPORT = {
     "tracking": {"cli", "ml"},
     "spark": {"cli", "tracking"},
     "sweep": {"ml", "tracking", "spark"},
+    "scoring": {"cli", "ml", "tracking", "spark"},
     "pipeline": {"cli", "tracking", "sweep"},
 }
 

@@ -10,6 +10,7 @@ The encoding of the three categorical columns is fixed and documented (README,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -36,10 +37,15 @@ class DataError(UserError):
 class Table:
     """A loaded table and where it came from."""
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # None for a table read where it is used (by Spark, in `score`)
     source: str  # what the user gave, or the bundled CSV's path
-    rows_read: int
+    rows_read: int | None
     name: str = "penguins"  # the name of its dataset input in MLflow
+
+
+def categories_of(columns: Sequence[str]) -> dict[str, list[str]]:
+    """The documented categories of these categorical columns: what a model that takes them knows."""
+    return {column: list(CATEGORIES[column]) for column in columns}
 
 
 def bundled_csv_path() -> Path:
@@ -147,6 +153,34 @@ def load_penguins(location: str = "") -> Table:
     source = location or str(bundled_csv_path())
     raw = read_table(source)
     return Table(frame=clean(validate(raw)), source=source, rows_read=len(raw))
+
+
+def table_at(location: str = "") -> Table:
+    """Where a table is (a file or folder, path or URI; the bundled penguins' CSV when empty), not its rows."""
+    location = location.strip() or str(bundled_csv_path())
+    stem = Path(urlparse(location).path.rstrip("/")).stem
+    return Table(frame=None, source=location, rows_read=None, name=stem or "data")
+
+
+def content_digest(location: str) -> str:
+    """A digest of the bytes of a local file, or of every file of a local folder (but hidden ones and Spark's
+    `_SUCCESS` markers), read in chunks; of the location itself for another URI."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    path = local_path(location)
+    if path is None or not path.exists():
+        digest.update(location.encode())
+        return digest.hexdigest()
+    files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+    for file in files:
+        if file.name.startswith((".", "_")) and file != path:
+            continue
+        digest.update(file.relative_to(path.parent).as_posix().encode() + b"\0")
+        with file.open("rb") as content:
+            while chunk := content.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_any_table(location: str = "") -> Table:

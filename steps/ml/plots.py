@@ -117,3 +117,51 @@ def clusters_figure(title: str, features: pd.DataFrame, labels: np.ndarray) -> F
     ax.legend(fontsize=8, loc="best")
     fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.1)
     return fig
+
+
+GROUPS_SHOWN = 30  # groups in an answers figure: the ones with the most rows
+
+
+def answers_figure(title: str, table: pd.DataFrame, key: str) -> Figure:
+    """How a table was scored, from `score`'s answer table: per group (the 30 with the most rows) its rows
+    clustered, noise and unscored, for the router (columns group, `key`, rows); else rows per label, or per bin
+    of the prediction (columns from, to, rows), unscored rows (an empty answer) apart."""
+    fig = Figure(figsize=(7, 5))
+    ax = fig.subplots()
+    unscored_key = table[key].isna() if key in table else table["from"].isna()
+    if "group" in table:
+        shares = (
+            pd.DataFrame(
+                {
+                    "clustered": table["rows"].where(table[key] >= 0, 0),
+                    "noise": table["rows"].where(table[key] == -1, 0),
+                    "unscored": table["rows"].where(unscored_key, 0),
+                    "group": table["group"].fillna("(none)"),
+                }
+            )
+            .groupby("group")
+            .sum()
+        )
+        shown = shares.loc[shares.sum(axis=1).sort_values(ascending=False).index[:GROUPS_SHOWN]].iloc[::-1]
+        left = np.zeros(len(shown))
+        for name, colour in (("clustered", "tab:blue"), ("noise", "0.6"), ("unscored", "tab:red")):
+            ax.barh(range(len(shown)), shown[name], left=left, color=colour, label=name)
+            left += shown[name].to_numpy()
+        ax.set_yticks(range(len(shown)), [str(g)[:24] for g in shown.index], fontsize=7)
+        ax.set_xlabel("rows")
+        ax.legend(fontsize=8, loc="lower right")
+        title += f" ({len(shown)} of {len(shares)} groups, the most rows first)" if len(shares) > len(shown) else ""
+    elif key in table:
+        labels = [("unscored" if pd.isna(v) else str(v))[:20] for v in table[key]]
+        ax.bar(range(len(table)), table["rows"], color=["tab:red" if u else "tab:blue" for u in unscored_key])
+        ax.set_xticks(range(len(table)), labels, fontsize=8, rotation=30, ha="right")
+        ax.set_ylabel("rows")
+    else:
+        binned = table[~unscored_key]
+        ax.bar(binned["from"], binned["rows"], width=binned["to"] - binned["from"], align="edge", color="tab:blue")
+        ax.set_xlabel(key)
+        ax.set_ylabel("rows")
+        title += f", {int(table.loc[unscored_key, 'rows'].sum())} unscored"
+    ax.set_title(title, fontsize=10)
+    fig.subplots_adjust(left=0.2, right=0.97, top=0.92, bottom=0.15)
+    return fig

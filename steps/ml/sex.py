@@ -18,7 +18,8 @@ from sklearn.preprocessing import StandardScaler
 from steps.ml.data import MEASUREMENTS, split_rows
 from steps.ml.features import category_encoder
 
-FEATURES = (*MEASUREMENTS, "island", "species")
+CATEGORICAL = ("island", "species")
+FEATURES = (*MEASUREMENTS, *CATEGORICAL)
 TARGET = "sex"
 POSITIVE = "male"  # the class whose probability the ROC curve and AUC use
 
@@ -40,7 +41,7 @@ def split(frame: pd.DataFrame, test_size: float, seed: int) -> Split:
 def fit_classifier(X: pd.DataFrame, y: pd.Series, C: float, max_iter: int, seed: int) -> Pipeline:
     """Encode categories (documented codes), scale, then logistic regression, as the tutorial does."""
     model = make_pipeline(
-        category_encoder(["island", "species"], list(MEASUREMENTS)),
+        category_encoder(CATEGORICAL, MEASUREMENTS),
         StandardScaler(),
         LogisticRegression(C=C, max_iter=max_iter, random_state=seed),
     )

@@ -12,11 +12,12 @@ import pandas as pd
 
 from steps.ml.data import CATEGORIES, MEASUREMENTS
 
-FEATURES = (*MEASUREMENTS, "island", "sex")
+CATEGORICAL = ("island", "sex")
+FEATURES = (*MEASUREMENTS, *CATEGORICAL)
 SPECIES = CATEGORIES["species"]
 
 
-def encoding_sql(columns: tuple[str, ...] = ("island", "sex")) -> str:
+def encoding_sql(columns: tuple[str, ...] = CATEGORICAL) -> str:
     """A SQL statement giving `<column>_encoded` with the documented codes (NULL for unknown values)."""
     cases = []
     for column in columns:

@@ -37,6 +37,7 @@ def export(directory: Path) -> None:
             signature=ModelSignature.from_dict(spec["signature"]),
             input_example=pd.read_parquet(directory / "example.parquet"),
             pip_requirements=spec["pip_requirements"],
+            metadata=spec["metadata"],
         )
     finally:
         spark.stop()

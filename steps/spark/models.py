@@ -10,13 +10,20 @@ from steps.cli.params import ParamError
 from steps.spark.session import is_connect
 
 
-def log_spark_model(spark, model, name: str, *, signature, input_example, pip_requirements: list[str]) -> str:
-    """Log a fitted pyspark.ml model as this run's model `name`; return its models:/ URI."""
+def log_spark_model(
+    spark, model, name: str, *, signature, input_example, pip_requirements: list[str], metadata: dict
+) -> str:
+    """Log a fitted pyspark.ml model as this run's model `name`, with `metadata`; return its models:/ URI."""
     import mlflow
 
     if not is_connect(spark):
         info = mlflow.spark.log_model(
-            model, name, signature=signature, input_example=input_example, pip_requirements=pip_requirements
+            model,
+            name,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=pip_requirements,
+            metadata=metadata,
         )
         return info.model_uri
     # MLflow 3.17 saves Spark models through py4j, which a Spark Connect client does not have.
@@ -37,7 +44,7 @@ def log_spark_model(spark, model, name: str, *, signature, input_example, pip_re
                 " set MLFLOW_DFS_TMP to a directory that both share"
             )
         input_example.to_parquet(os.path.join(tmp, "example.parquet"))
-        spec = {"signature": signature.to_dict(), "pip_requirements": pip_requirements}
+        spec = {"signature": signature.to_dict(), "pip_requirements": pip_requirements, "metadata": metadata}
         Path(tmp, "spec.json").write_text(json.dumps(spec))
         env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
         subprocess.run([sys.executable, "-m", "steps.spark.export", tmp], check=True, env=env)

@@ -10,9 +10,10 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from steps.ml.grouped_cores import GroupCores, GroupedCores
+from steps.ml.row_checks import row_problems
 from steps.sweep.config import SweepConfig
 from steps.tracking.models import carried_code, pinned
 
@@ -27,7 +28,8 @@ def router_signature(group_by: str, features: Sequence[str]) -> ModelSignature:
     columns = [("string", group_by), *(("double", f) for f in features)]
     inputs = Schema([ColSpec(kind, name, required=False) for kind, name in columns])
     outputs = [ColSpec("string", "group"), ColSpec("double", "eps"), ColSpec("long", "cluster")]
-    return ModelSignature(inputs, Schema([*outputs, ColSpec("string", "reason")]))
+    bad_rows = ParamSpec("bad_rows", "string", "refuse")  # or "answer": an empty cluster and the reason
+    return ModelSignature(inputs, Schema([*outputs, ColSpec("string", "reason")]), ParamSchema([bad_rows]))
 
 
 def log_router(chosen: pd.DataFrame, rows: pd.DataFrame, config: SweepConfig) -> str:
@@ -53,9 +55,10 @@ def log_router(chosen: pd.DataFrame, rows: pd.DataFrame, config: SweepConfig) ->
             name=ROUTER_NAME,
             python_model=ROUTER_CODE,
             artifacts={"routes": str(listing), "cores": str(cores)},
-            code_paths=carried_code(Path(tmp, "code"), GroupedCores.__module__),
+            code_paths=carried_code(Path(tmp, "code"), GroupedCores.__module__, row_problems.__module__),
             signature=router_signature(config.group_by, config.features),
             input_example=example.loc[:, [config.group_by, *config.features]],
             pip_requirements=pinned("numpy", "pandas"),
+            metadata={"group_by": config.group_by},  # for `score`: the column to keep a task's groups few by
         )
     return info.model_uri

@@ -20,10 +20,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from steps.ml.grouped_cores import GroupedCores
+from steps.ml.row_checks import as_numbers, row_problems
 
 SHOWN_GROUPS = 5  # unknown groups named in an error
 EXAMPLE_GROUPS = 3  # known groups given as examples
 NAME_LENGTH = 24  # characters of a group or column name shown in an error
+PROBLEM_LENGTH = 200  # characters of a bad row's problem shown in an error (its column's name may be long)
+BAD_ROWS, REFUSE, ANSWER = "bad_rows", "refuse", "answer"  # the predict param, and what it may be
 
 
 class BadRows(MlflowException):
@@ -38,9 +41,9 @@ class BadRows(MlflowException):
             super().__setattr__(name, value)
 
 
-def cut(name: object) -> str:
+def cut(name: object, length: int = NAME_LENGTH) -> str:
     text = str(name)
-    return text if len(text) <= NAME_LENGTH else text[: NAME_LENGTH - 1] + "…"
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def shown(name: object) -> str:
@@ -59,20 +62,32 @@ class GroupRouter(mlflow.pyfunc.PythonModel):
         self.cores = GroupedCores.load(context.artifacts["cores"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """`params` {"bad_rows": "answer"}: a row that cannot be labelled gets an empty cluster and its reason;
+        by default ("refuse") any such row refuses the whole batch (BadRows)."""
         rows = pd.DataFrame(model_input)
-        numbers = self.group_numbers(rows)
-        features = self.feature_values(rows)
-        return pd.DataFrame(
-            {
-                "group": self.groups.to_numpy()[numbers],
-                "eps": np.asarray(self.cores.eps)[numbers],
-                "cluster": self.cores.label(features, numbers),
-                "reason": self.reasons[numbers],
-            }
+        self.check_columns(rows)
+        problems = row_problems(rows, self.features, [self.group_by])
+        numbers = self.groups.get_indexer(rows[self.group_by].astype(str))
+        unknown = (numbers < 0) & (problems == "")
+        problems[unknown] = f"{self.group_by}: unknown group"
+        good = problems == ""
+        if not good.all() and bad_rows(params) == REFUSE:
+            raise BadRows(self.refusal(rows, problems, unknown))
+        labels = self.cores.label(
+            np.column_stack([as_numbers(rows.loc[good, f]) for f in self.features]), numbers[good]
         )
+        if good.all():
+            cluster = labels
+        else:
+            cluster = pd.array(np.full(len(rows), pd.NA), dtype="Int64")
+            cluster[good] = labels
+        eps, reasons = np.full(len(rows), np.nan), problems.copy()
+        eps[good], reasons[good] = self.cores.eps[numbers[good]], self.reasons[numbers[good]]
+        given = rows[self.group_by]
+        group = given.astype(str).where(given.notna(), None).to_numpy(dtype=object)
+        return pd.DataFrame({"group": group, "eps": eps, "cluster": cluster, "reason": reasons})
 
-    def group_numbers(self, rows: pd.DataFrame) -> np.ndarray:
-        """Each row's group, as its number in the arrays; BadRows for a missing column, value or unknown group."""
+    def check_columns(self, rows: pd.DataFrame) -> None:
         needed = [self.group_by, *self.features]
         missing = [c for c in needed if c not in rows.columns]
         if missing:
@@ -81,36 +96,26 @@ class GroupRouter(mlflow.pyfunc.PythonModel):
                 + ", ".join(map(shown, needed[:6]))
                 + (", ..." if len(needed) > 6 else "")
             )
-        values = rows[self.group_by]
-        if (absent := values.isna().to_numpy()).any():
-            raise BadRows(f"{cut(self.group_by)}: missing value at row {np.argmax(absent)} (of {len(rows)})")
-        numbers = self.groups.get_indexer(values.astype(str))
-        if (unknown := numbers < 0).any():
-            raise BadRows(self.unknown_groups(pd.unique(values[unknown].astype(str))))
-        return numbers
 
-    def unknown_groups(self, unknown: np.ndarray) -> str:
-        """At most 300 characters, however many groups are asked for or known."""
-        named = ", ".join(map(shown, unknown[:SHOWN_GROUPS]))
-        more = f" and {len(unknown) - SHOWN_GROUPS} more" if len(unknown) > SHOWN_GROUPS else ""
+    def refusal(self, rows: pd.DataFrame, problems: np.ndarray, unknown: np.ndarray) -> str:
+        """The first bad row's problem and position, or, for an unknown group, which groups are unknown:
+        at most 300 characters, however many groups are asked for or known."""
+        first = int(np.flatnonzero(problems != "")[0])
+        if not unknown[first]:
+            return f"{cut(problems[first], PROBLEM_LENGTH)} at row {first} (of {len(rows)})"
+        asked = pd.unique(rows.loc[unknown, self.group_by].astype(str))
+        named = ", ".join(map(shown, asked[:SHOWN_GROUPS]))
+        more = f" and {len(asked) - SHOWN_GROUPS} more" if len(asked) > SHOWN_GROUPS else ""
         examples = ", ".join(map(shown, self.groups[:EXAMPLE_GROUPS]))
         known = f"{len(self.groups)} groups, e.g. {examples}" if len(self.groups) > EXAMPLE_GROUPS else examples
         return f"{cut(self.group_by)}: unknown group(s) {named}{more}; this model knows {known}"
 
-    def feature_values(self, rows: pd.DataFrame) -> np.ndarray:
-        """The features as one float array; BadRows naming the first column with a value that is not a finite number."""
-        columns = []
-        for name in self.features:
-            values = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=np.float64)
-            if (bad := ~np.isfinite(values)).any():
-                row = int(np.argmax(bad))
-                given = rows[name].iloc[row]
-                what = (
-                    "missing value" if pd.isna(given) else "infinite value" if np.isinf(values[row]) else "not a number"
-                )
-                raise BadRows(f"{cut(name)}: {what} at row {row} (of {len(rows)}); every feature needs a finite number")
-            columns.append(values)
-        return np.column_stack(columns) if columns else np.zeros((len(rows), 0))
+
+def bad_rows(params: dict | None) -> str:
+    choice = (params or {}).get(BAD_ROWS, REFUSE)
+    if choice not in (REFUSE, ANSWER):
+        raise BadRows(f"{BAD_ROWS}: must be {REFUSE} or {ANSWER}, got {shown(choice)}")
+    return choice
 
 
 mlflow.models.set_model(GroupRouter())

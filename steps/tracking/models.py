@@ -18,12 +18,14 @@ def pinned(*distributions: str) -> list[str]:
 
 
 SKLEARN_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
+CATEGORIES = "categories"  # a model's metadata: each text input's allowed values
 
 
-def log_sklearn_model(model, name: str, example) -> str:
+def log_sklearn_model(model, name: str, example, categories: dict[str, list[str]]) -> str:
     """Log a fitted scikit-learn model as the active run's model `name`, tag its URI, return it.
 
-    Signature and input example from `example` (raw rows); skops format; pinned requirements.
+    Signature and input example from `example` (raw rows); skops format; pinned requirements; the
+    categories each text input may take in its metadata (what `score` checks rows against).
     """
     from mlflow.models import infer_signature
 
@@ -34,6 +36,7 @@ def log_sklearn_model(model, name: str, example) -> str:
         input_example=example,
         pip_requirements=pinned(*SKLEARN_REQUIREMENTS),
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+        metadata={CATEGORIES: categories},
     )
     mlflow.set_tag("model_uri", info.model_uri)
     return info.model_uri

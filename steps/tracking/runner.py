@@ -185,8 +185,10 @@ def run_step(
     body: Body,
     argv: Sequence[str] | None = None,
     load: Callable[[str], Table] = load_penguins,
+    data_context: str = "training",
 ) -> None:
-    """Run one entry point from the command line; see the module docstring. `load` reads `data`."""
+    """Run one entry point from the command line; see the module docstring. `load` reads `data`, which is
+    logged as the run's dataset input used for `data_context`."""
     imports_done()
     signal.signal(signal.SIGTERM, _raise_terminated)
     for name, value in HTTP_RETRY_DEFAULTS.items():
@@ -223,7 +225,7 @@ def run_step(
             params=[LoggedParam(key, value) for key, value in texts.items() if key not in logged],
             tags=[RunTag(MLFLOW_RUN_NAME, name)] if rename else [],
         )
-        mlflow.log_input(dataset_input(table), context="training")
+        mlflow.log_input(dataset_input(table), context=data_context)
         headline = body(values, table)
     except BaseException as error:
         # The step is ending: a Ctrl-C or SIGTERM now (a second one, or one that reached Spark's
