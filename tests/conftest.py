@@ -21,6 +21,7 @@ MARKER_OF_FIXTURE = {
     "spark_cluster": "spark",
     "spark_connect": "spark",
     "sweep_of_200_groups": "spark",
+    "cold_main": "spark",
 }
 
 
@@ -110,3 +111,15 @@ def sweep_of_200_groups(tracking_uri, tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result.run(), table
+
+
+@pytest.fixture(scope="session")
+def cold_main(tracking_uri):
+    """One cold `mlflow run . -e main` on the defaults in an experiment of its own, shared by every test that
+    only reads it (its steps' runs and models) or adds runs beside it: (experiment, CLI result, main run)."""
+    experiment = fresh_experiment_name("main")
+    result = mlflow_run("main", experiment, tracking_uri, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    run = result.run()
+    assert run.info.status == "FINISHED"
+    return experiment, result, run

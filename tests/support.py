@@ -1,6 +1,5 @@
 """Helpers only the tests need: the real `mlflow run` CLI run or started, and the runs it left; a model served by
-the real `mlflow models serve` and asked over REST, or loaded where this project is not importable; a router of many
-groups logged without a sweep.
+the real `mlflow models serve` and asked over REST, or loaded where this project is not importable.
 
 The real services themselves (tracking server, processes, ports) and the command line are in harness/.
 """
@@ -16,7 +15,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +100,11 @@ def runs_of(experiment: str) -> list[Run]:
     return mlflow.search_runs([found.experiment_id], output_format="list", max_results=100_000)
 
 
+def steps_of(main_run: Run) -> dict[str, Run]:
+    """entry point -> the step run under this main run."""
+    return {r.data.tags["penguins.step"]: r for r in child_runs(main_run)}
+
+
 def child_runs(parent: Run) -> list[Run]:
     return mlflow.search_runs(
         [parent.info.experiment_id],
@@ -143,26 +146,6 @@ def predict_elsewhere(model_uri: str, rows: pd.DataFrame, folder: Path) -> pd.Da
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return pd.read_json(io.StringIO(done.stdout.strip().splitlines()[-1]), orient="split")
-
-
-def log_router_of(table: pd.DataFrame, group_by: str, features: Sequence[str], eps: float, experiment: str) -> str:
-    """A router over every group of `table`, each group's model fitted here at `eps` (min_samples 3), logged by the
-    sweep's own `log_router` in a new run of `experiment`: a router of a thousand groups without a sweep's minutes.
-    Returns its URI."""
-    from steps.ml import clustering
-    from steps.sweep.config import SweepConfig
-    from steps.sweep.router import log_router
-
-    chosen = [
-        {"group": group, "eps": eps, "cores": clustering.group_cores(clustering.fit_model(rows, eps, 3)).to_bytes()}
-        for group, rows in table.groupby(group_by, sort=True)[list(features)]
-    ]
-    experiment_id = mlflow.MlflowClient().create_experiment(experiment)
-    with mlflow.start_run(experiment_id=experiment_id, run_name="router") as run:
-        config = SweepConfig(
-            mlflow.get_tracking_uri(), experiment_id, run.info.run_id, group_by, tuple(features), (eps,), 3, "s_dbw", ()
-        )
-        return log_router(pd.DataFrame(chosen), table, config)
 
 
 @contextlib.contextmanager

@@ -69,6 +69,11 @@ CASES = [
     ("main", {"spark_master": "mesos://old"}, "spark_master", "local[*], local[N], spark://host:port"),
     ("main", {"group_by": "beak"}, "group_by", "no column 'beak' in the data"),
     ("main", {"register": "true", "log_models": "none"}, "log_models", "must be all or best with register=true"),
+    ("score", {"model": "", "output": "{bad}/scored.parquet"}, "model", "must be a model URI (models:/<name>@<alias>"),
+    ("score", {"model": "models:/no-such-model@champion", "output": "{bad}/scored.parquet"}, "model", "cannot load"),
+    ("score", {"model": "models:/m/1", "output": "/no/such/folder/scored.parquet"}, "output", "no folder '/no/such"),
+    ("score", {"model": "models:/m/1", "output": "{bad}/empty.csv"}, "output", "exists; give -P overwrite=true"),
+    ("score", {"model": "models:/m/1", "output": "{bad}/s.csv", "overwrite": "perhaps"}, "overwrite", "true or false"),
 ]
 
 

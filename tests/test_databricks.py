@@ -18,6 +18,7 @@ from mlflow.projects.databricks import before_run_validations
 
 from steps import PROJECT
 from steps.cli.params import parse_params
+from steps.main import STEPS
 from steps.tracking.runner import DATA
 
 BUNDLE = yaml.safe_load((PROJECT / "databricks.yml").read_text())
@@ -45,8 +46,8 @@ def test_each_task_runs_a_real_entry_point_with_valid_parameters(task):
     assert all(d["task_key"] in keys for d in task.get("depends_on", []))
 
 
-def test_every_step_has_a_task_and_logs_to_the_workspace():
-    assert {t["spark_python_task"]["parameters"][0] for t in JOB["tasks"]} == ENTRY_POINTS - {"main"}
+def test_every_step_of_main_has_a_task_and_logs_to_the_workspace():
+    assert {t["spark_python_task"]["parameters"][0] for t in JOB["tasks"]} == set(STEPS)
     env = JOB["job_clusters"][0]["new_cluster"]["spark_env_vars"]
     assert env["MLFLOW_TRACKING_URI"] == "databricks"
 
@@ -81,6 +82,6 @@ def test_the_task_launcher_runs_a_step(tracking_uri, experiment):
     done = subprocess.run([*launcher, "classify_everything"], capture_output=True, text=True, env=env, cwd="/")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: entry point: must be one of classify_sex, classify_species, cluster_islands, tune_body_mass, "
+        "error: entry point: must be one of classify_sex, classify_species, cluster_islands, score, tune_body_mass, "
         "got 'classify_everything'"
     ]

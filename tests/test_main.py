@@ -8,15 +8,14 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.preprocessing import StandardScaler
 
-from harness.cli import fresh_experiment_name
 from harness.servers import free_port
 from steps.main import STEPS
 from steps.ml import body_mass, clustering, sex, species
 from steps.ml.data import load_penguins
 from steps.ml.dbscan import NearestCoreDBSCAN
 from steps.pipeline.registry import ALIAS, SOURCE_MODEL
-from steps.pipeline.step_runs import CACHE, REUSED_FROM, STEP
-from tests.support import child_runs, mlflow_run, runs_of
+from steps.pipeline.step_runs import CACHE, REUSED_FROM
+from tests.support import child_runs, mlflow_run, runs_of, steps_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.slow]
 
@@ -36,11 +35,6 @@ PYFUNC_CHAMPIONS = {
 }
 
 
-def steps_of(main_run) -> dict:
-    """entry point -> the step run under this main run."""
-    return {r.data.tags[STEP]: r for r in child_runs(main_run)}
-
-
 def states(main_run) -> dict[str, str]:
     return {name: run.data.tags[CACHE] for name, run in steps_of(main_run).items()}
 
@@ -58,11 +52,9 @@ def read_report(run_id: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def first_main(tracking_uri):
-    """One cold `main` on the defaults, shared by the tests below (they only read it or add runs)."""
-    experiment = fresh_experiment_name("test_main")
-    result, run = run_main(experiment, tracking_uri)
-    return experiment, result, run
+def first_main(cold_main):
+    """The session's cold `main` on the defaults: the tests below only read it or add runs beside it."""
+    return cold_main
 
 
 def test_main_runs_every_step_under_it(first_main):

@@ -13,9 +13,9 @@ from sqlalchemy.engine import make_url
 from harness.cli import fresh_experiment_name
 from harness.tables import FEATURES, grouped_table, numbered_groups
 from steps.main import STEPS
-from tests.support import child_runs, tracking_to
+from tests.support import child_runs, steps_of, tracking_to
 from tests.test_cluster_islands import FAULT, assert_exactly_once, sweep
-from tests.test_main import assert_a_second_main_reuses_every_step, read_report, run_main, states, steps_of
+from tests.test_main import assert_a_second_main_reuses_every_step, read_report, run_main, states
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from harness.cli import fresh_experiment_name
+from harness.routers import log_router_of
 from harness.tables import FEATURES, grouped_table, numbered_groups
-from tests.support import log_router_of, post, post_text, predict_elsewhere, served
+from tests.support import post, post_text, predict_elsewhere, served
 
 pytestmark = [pytest.mark.e2e]
 

@@ -10,7 +10,7 @@ a clean batch costs one `predict` call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +21,7 @@ from steps.ml.row_checks import as_numbers, row_problems
 REASON = "reason"
 PREDICTION = "prediction"  # the answer's column for a model with one output
 REASON_LENGTH = 300
+ROWS_PER_PREDICT = 100_000  # Spark's Arrow batches (10,000 rows) joined: the router pays per group met, per call
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,20 @@ def predict_halving(predict: Callable, rows: pd.DataFrame, columns: Sequence[str
             return [pd.DataFrame({REASON: [first_line(error)]}, index=rows.index)]
         half = len(rows) // 2
         return predict_halving(predict, rows.iloc[:half], columns) + predict_halving(predict, rows.iloc[half:], columns)
+
+
+def joined(batches: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """Consecutive batches joined into frames of at least `rows` rows (the last may hold fewer)."""
+    held: list[pd.DataFrame] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += len(batch)
+        if count >= rows:
+            yield pd.concat(held, ignore_index=True)
+            held, count = [], 0
+    if held:
+        yield pd.concat(held, ignore_index=True)
 
 
 def score_batch(predict: Callable, batch: pd.DataFrame, inputs: ModelInputs) -> pd.DataFrame:

@@ -84,23 +84,27 @@ def scored(spark, frame, model: ScoredModel, tracking_uri: str):
 
 
 def scored_by_spark_ml(frame, model: ScoredModel):
-    """A Spark ML model applied with Spark itself to the rows it can take; the others kept with their reason."""
+    """A Spark ML model applied with Spark itself, in one pass that keeps the rows' order: a row it cannot take
+    is given placeholder inputs (0, a known category) and its answer dropped, its reason kept."""
     from pyspark.sql import functions as fn
 
     inputs = model.inputs
     checked = frame.mapInPandas(row_checker(inputs), with_columns(frame, {REASON: "string"}))
+    takes = fn.col(quoted(REASON)) == ""
     kept = [fn.col(quoted(c)).alias(f"__original_{i}") for i, c in enumerate(frame.columns)]
-    kinds = {**dict.fromkeys(inputs.text, "string"), **dict.fromkeys(inputs.numeric, "double")}
-    taken = [fn.col(quoted(c)).cast(kind).alias(c) for c, kind in kinds.items()]
+    placeholders = {
+        **{c: ("string", (inputs.categories.get(c) or [""])[0]) for c in inputs.text},
+        **{c: ("double", 0.0) for c in inputs.numeric},
+    }
+    taken = [
+        fn.when(takes, fn.col(quoted(c)).cast(kind)).otherwise(fn.lit(placeholder).cast(kind)).alias(c)
+        for c, (kind, placeholder) in placeholders.items()
+    ]
     prepared = checked.select(*kept, *taken, fn.col(quoted(REASON)))
     back = [fn.col(f"__original_{i}").alias(c) for i, c in enumerate(frame.columns)]
     prediction = inputs.key
-    kind = SPARK_TYPES[inputs.answer[prediction]]
-    good = spark_model(model).transform(prepared.filter(fn.col(quoted(REASON)) == ""))
-    answered = good.select(*back, fn.col(quoted(prediction)).cast(kind).alias(prediction), fn.col(quoted(REASON)))
-    left = prepared.filter(fn.col(quoted(REASON)) != "")
-    unanswered = left.select(*back, fn.lit(None).cast(kind).alias(prediction), fn.col(quoted(REASON)))
-    return answered.unionByName(unanswered)
+    answer = fn.when(takes, fn.col(quoted(prediction))).cast(SPARK_TYPES[inputs.answer[prediction]])
+    return spark_model(model).transform(prepared).select(*back, answer.alias(prediction), fn.col(quoted(REASON)))
 
 
 def spark_model(model: ScoredModel):
@@ -145,7 +149,7 @@ def written_in_place(output: Path) -> Iterator[Path]:
 
 
 def write(frame, path: Path, csv: bool) -> None:
-    writer = frame.write.mode("errorifexists")
+    writer = frame.write.mode("error")  # "errorifexists": not over Spark Connect
     if csv:
         writer.option("header", True).csv(str(path))
     else:

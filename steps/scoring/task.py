@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from steps.ml.row_checks import row_problems
-from steps.ml.scoring import REASON, ModelInputs, score_batch
+from steps.ml.scoring import REASON, ROWS_PER_PREDICT, ModelInputs, joined, score_batch
 
 _models: dict[tuple[str, str], object] = {}  # (tracking URI, model URI) -> the loaded pyfunc model
 _loading = threading.Lock()
@@ -34,7 +34,7 @@ def batch_scorer(tracking_uri: str, model_uri: str, inputs: ModelInputs):
 
     def score(batches):
         model = loaded(tracking_uri, model_uri)
-        for batch in batches:
+        for batch in joined(batches, ROWS_PER_PREDICT):
             yield score_batch(model.predict, batch, inputs)
 
     return score

@@ -57,15 +57,20 @@ def _raise_terminated(signum, frame):
 Body = Callable[[dict[str, Any], Table], Mapping[str, float]]
 
 
+SHOWN_BY_FILE_NAME = frozenset({"data", "output"})
+
+
 def run_name(step: str, params: Sequence[Param], values: Mapping[str, Any], texts: Mapping[str, str]) -> str:
     """The entry point, then each parameter whose value is not its default, as given: `cluster_islands eps=0.5`.
 
-    `data` shows its file name only."""
+    `data` and `output` show their file names only."""
     changed = []
     for param in params:
         if values[param.name] != param.parse(param.name, param.default):
             shown = texts[param.name].strip()
-            changed.append(f"{param.name}={shown.rstrip('/').rsplit('/', 1)[-1] if param is DATA else shown}")
+            changed.append(
+                f"{param.name}={shown.rstrip('/').rsplit('/', 1)[-1] if param.name in SHOWN_BY_FILE_NAME else shown}"
+            )
     name = " ".join([step, *changed])
     return name if len(name) <= RUN_NAME_LENGTH else name[: RUN_NAME_LENGTH - 1] + "…"
 
