@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,6 +235,30 @@ def peak_memory_mb(pattern: str, stop: threading.Event, peaks: dict) -> None:
                 continue
 
 
+SPARK_JVM = r"java .*SparkSubmit.*pyspark-shell"  # the command line of a local Spark's JVM
+
+
+@contextmanager
+def peak_memory_of(driver_pattern: str) -> Iterator[dict[str, float]]:
+    """While the block runs, the peak memory (MB) of the driver (the processes matching `driver_pattern`) and of
+    Spark's JVM; the dict's "driver" and "jvm" are set when the block ends."""
+    stop, peaks = threading.Event(), {"driver": {}, "jvm": {}}
+    watchers = [
+        threading.Thread(target=peak_memory_mb, args=(pattern, stop, peaks[name]))
+        for name, pattern in (("driver", driver_pattern), ("jvm", SPARK_JVM))
+    ]
+    for watcher in watchers:
+        watcher.start()
+    result: dict[str, float] = {}
+    try:
+        yield result
+    finally:
+        stop.set()
+        for watcher in watchers:
+            watcher.join()
+        result.update({name: max(found.values(), default=0) for name, found in peaks.items()})
+
+
 def all_runs(client, experiment_id: str) -> list:
     runs, token = [], None
     while True:
@@ -275,20 +300,9 @@ def at_scale(groups: int, backend: str, http_server: str, artifacts: str, spark_
         params["spark_master"] = spark_master
         command = mlflow_run_command(PROJECT, "cluster_islands", experiment, params)
         env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
-        stop, driver, jvm = threading.Event(), {}, {}
-        watchers = [
-            threading.Thread(target=peak_memory_mb, args=(r"-m steps\.cluster_islands", stop, driver)),
-            threading.Thread(target=peak_memory_mb, args=(r"java .*SparkSubmit.*pyspark-shell", stop, jvm)),
-        ]
-        for watcher in watchers:
-            watcher.start()
         requests, cpu, started = server.requests(), server.cpu(), time.monotonic()
-        try:
+        with peak_memory_of(r"-m steps\.cluster_islands") as peaks:
             done = subprocess.run(command, env=env, cwd=PROJECT, capture_output=True, text=True)
-        finally:
-            stop.set()
-            for watcher in watchers:
-                watcher.join()
         wall = time.monotonic() - started
         requests, cpu = server.requests() - requests, server.cpu() - cpu
         if done.returncode != 0:
@@ -308,8 +322,8 @@ def at_scale(groups: int, backend: str, http_server: str, artifacts: str, spark_
             per_group,
             requests,
             cpu,
-            max(driver.values(), default=0),
-            max(jvm.values(), default=0),
+            peaks["driver"],
+            peaks["jvm"],
             counted,
         )
 

@@ -30,7 +30,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -39,7 +38,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from bench.cluster_sweep import peak_memory_mb
+from bench.cluster_sweep import peak_memory_of
 from harness.cli import fresh_experiment_name, mlflow_run_command
 from harness.routers import log_router_of
 from harness.servers import start_tracking_server, stop_process
@@ -107,27 +106,14 @@ def by_pandas(model_uri: str, data: str, output: str) -> None:
     print(json.dumps({"seconds": time.perf_counter() - started, "rows": len(table)}))
 
 
-def watched(
-    command: list[str], env: dict, driver_pattern: str
-) -> tuple[subprocess.CompletedProcess, float, float, float]:
+def watched(command: list[str], env: dict, driver_pattern: str) -> tuple[subprocess.CompletedProcess, float, dict]:
     """Run `command`; (its result, wall seconds, the driver's and Spark JVM's peak memory in MB)."""
-    stop, driver, jvm = threading.Event(), {}, {}
-    watchers = [
-        threading.Thread(target=peak_memory_mb, args=(driver_pattern, stop, driver)),
-        threading.Thread(target=peak_memory_mb, args=(r"java .*SparkSubmit.*pyspark-shell", stop, jvm)),
-    ]
-    for watcher in watchers:
-        watcher.start()
     started = time.monotonic()
-    try:
+    with peak_memory_of(driver_pattern) as peaks:
         done = subprocess.run(command, env=env, cwd=PROJECT, capture_output=True, text=True)
-    finally:
-        stop.set()
-        for watcher in watchers:
-            watcher.join()
     if done.returncode != 0:
         sys.exit(f"{command[:4]} failed:\n{done.stderr[-3000:]}")
-    return done, time.monotonic() - started, max(driver.values(), default=0), max(jvm.values(), default=0)
+    return done, time.monotonic() - started, peaks
 
 
 def by_score(model_uri: str, data: Path, output: Path, tracking_uri: str) -> dict:
@@ -136,7 +122,7 @@ def by_score(model_uri: str, data: Path, output: Path, tracking_uri: str) -> dic
     experiment = fresh_experiment_name("bench-score")
     params = {"model": model_uri, "data": data, "output": output}
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-    done, wall, driver, jvm = watched(mlflow_run_command(PROJECT, "score", experiment, params), env, r"-m steps\.score")
+    done, wall, peaks = watched(mlflow_run_command(PROJECT, "score", experiment, params), env, r"-m steps\.score")
     run_id = next(line.split()[2] for line in done.stdout.splitlines() if line.startswith("score: run "))
     metrics = mlflow.get_run(run_id).data.metrics
     return {
@@ -144,18 +130,17 @@ def by_score(model_uri: str, data: Path, output: Path, tracking_uri: str) -> dic
         "rows": metrics["rows_in"],
         "rate": metrics["rows_per_s"],
         "wall": wall,
-        "driver": driver,
-        "jvm": jvm,
+        **peaks,
     }
 
 
 def by_process(way: str, model_uri: str, data: Path, output: Path, tracking_uri: str) -> dict:
     command = [sys.executable, __file__, f"--{way}", model_uri, str(data), str(output)]
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-    done, wall, driver, jvm = watched(command, env, rf"bench/score\.py --{way}")
+    done, wall, peaks = watched(command, env, rf"bench/score\.py --{way}")
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     rate = measured["rows"] / measured["seconds"]
-    return {"way": way, "rows": measured["rows"], "rate": rate, "wall": wall, "driver": driver, "jvm": jvm}
+    return {"way": way, "rows": measured["rows"], "rate": rate, "wall": wall, **peaks}
 
 
 def main() -> None:

@@ -162,40 +162,31 @@ def test_each_supervised_model_scores_the_penguins_as_its_own_predict(step, cold
     assert run.data.metrics["rows_scored"] == complete.sum() and run.data.tags.get("score.model_id") == model_id
 
 
+def scored_on(masters: dict[str, str], model_uri: str, tracking_uri: str, tmp_path) -> dict[str, pd.DataFrame]:
+    """The bundled penguins scored by `model_uri` on each Spark master: where -> its output."""
+    answers = {}
+    for where, master in masters.items():
+        output = tmp_path / f"{where}.parquet"
+        experiment = fresh_experiment_name(f"score-{where}")
+        score(tracking_uri, experiment, model=model_uri, output=str(output), spark_master=master)
+        answers[where] = pd.read_parquet(output)
+    return answers
+
+
 @pytest.mark.slow
 def test_the_species_model_on_the_standalone_cluster_answers_as_on_local_spark(
     cold_main, tracking_uri, spark_cluster, tmp_path
 ):
-    model_uri = model_of(cold_main, "classify_species")
-    answers = {}
-    for where, master in (("local", "local[2]"), ("cluster", spark_cluster.master_url)):
-        output = tmp_path / f"{where}.parquet"
-        score(
-            tracking_uri,
-            fresh_experiment_name("score-species"),
-            model=model_uri,
-            output=str(output),
-            spark_master=master,
-        )
-        answers[where] = pd.read_parquet(output)
+    masters = {"local": "local[2]", "cluster": spark_cluster.master_url}
+    answers = scored_on(masters, model_of(cold_main, "classify_species"), tracking_uri, tmp_path)
     assert answers["cluster"].equals(answers["local"])
     assert spark_cluster.executor_dirs("score")  # the rows were scored in the cluster's executors
 
 
 @pytest.mark.slow
 def test_over_spark_connect_the_router_answers_as_on_local_spark(cold_main, tracking_uri, spark_connect, tmp_path):
-    router_uri = model_of(cold_main, "cluster_islands")
-    answers = {}
-    for where, master in (("local", "local[2]"), ("connect", spark_connect)):
-        output = tmp_path / f"{where}.parquet"
-        score(
-            tracking_uri,
-            fresh_experiment_name("score-connect"),
-            model=router_uri,
-            output=str(output),
-            spark_master=master,
-        )
-        answers[where] = pd.read_parquet(output)
+    masters = {"local": "local[2]", "connect": spark_connect}
+    answers = scored_on(masters, model_of(cold_main, "cluster_islands"), tracking_uri, tmp_path)
     assert answers["connect"].equals(answers["local"])
 
 
