@@ -99,8 +99,9 @@ class GroupedCores:
     def load(cls, directory: str | Path) -> GroupedCores:
         """Memory-mapped: a group's pages are read when it is first asked about."""
         # As plain ndarray views of the maps: slicing a np.memmap costs more than the distances of a small group.
-        mapped = {f.name: np.load(Path(directory, f"{f.name}.npy"), mmap_mode="r") for f in fields(cls)}
-        return cls(**{name: np.asarray(array) for name, array in mapped.items()})
+        return cls(
+            **{f.name: np.asarray(np.load(Path(directory, f"{f.name}.npy"), mmap_mode="r")) for f in fields(cls)}
+        )
 
     def label(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """The cluster of each row of `X` (raw features) by its group's model (`groups`: each row's group number)."""
