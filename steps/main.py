@@ -32,8 +32,7 @@ from steps.cli.shared_params import ALPHAS, EPS, GROUP_BY, LOG_MODELS, MIN_SAMPL
 from steps.ml.clustering import rows_to_sweep
 from steps.ml.data import MEASUREMENTS
 from steps.pipeline.cache import cache_key, code_version, effective_params
-from steps.pipeline.registry import register_models
-from steps.pipeline.report import log_report, where_to_look
+from steps.pipeline.conclude import REGISTER, conclude
 from steps.pipeline.step_runs import CACHE_KEY, StepResults, find_cached, read_results, record_reuse, run_fresh
 from steps.spark.session import SPARK_MASTER
 from steps.tracking.datasets import dataset_input
@@ -52,14 +51,16 @@ PARAMS = (
     SELECT_BY,
     LOG_MODELS,
     SPARK_MASTER,
-    Param("register", "false", boolean, "register each step's best model and point the alias 'champion' at it"),
+    REGISTER,
     Param("force", "false", boolean, "re-run every step even when an earlier run matches"),
 )
 
 
 def pipeline(values, penguins):
-    if values["register"] and values["log_models"] == "none":
-        raise ParamError("log_models: must be all or best with register=true (a sweep without models has none)")
+    if values["register"] != "false" and values["log_models"] == "none":
+        raise ParamError(
+            f"log_models: must be all or best with register={values['register']} (a sweep without models has none)"
+        )
     rows_to_sweep(penguins.frame, values["group_by"], MEASUREMENTS)  # a bad group_by stops main before any step
     run = mlflow.active_run()
     client = MlflowClient()
@@ -101,10 +102,7 @@ def pipeline(values, penguins):
             raise
     results = [future.result() for future in futures]  # the first failed step, in STEPS order, fails main
 
-    registered = register_models(client, results) if values["register"] else {}
-    log_report(results, registered)
-    for line in where_to_look(run, mlflow.get_tracking_uri()):
-        print(line)
+    conclude(client, run, results, values["register"], penguins)
     fresh = sum(r.outcome.state == "fresh" for r in results)
     return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}
 

@@ -18,7 +18,7 @@ MAY_IMPORT = {
     "spark": {"cli", "tracking"},
     "sweep": {"ml", "tracking", "spark"},
     "scoring": {"cli", "ml", "tracking", "spark"},
-    "pipeline": {"cli", "tracking", "sweep"},
+    "pipeline": {"cli", "ml", "tracking", "sweep"},
 }
 
 

@@ -64,7 +64,7 @@ CASES = [
     ("tune_body_mass", {"data": "{bad}/wrong_header.csv"}, "data", "missing column(s) species"),
     ("tune_body_mass", {"data": "{bad}/nan_mass.csv"}, "data", "no row has all of"),
     ("cluster_islands", {"data": "{bad}/one_island.csv"}, "group_by", "two or more groups"),
-    ("main", {"register": "maybe"}, "register", "true or false"),
+    ("main", {"register": "maybe"}, "register", "one of false, true, force"),
     ("main", {"eps": "0.5,-1"}, "eps", "numbers > 0"),
     ("main", {"spark_master": "mesos://old"}, "spark_master", "local[*], local[N], spark://host:port"),
     ("main", {"group_by": "beak"}, "group_by", "no column 'beak' in the data"),

@@ -11,6 +11,8 @@ from steps.cli.mlproject import declared_parameters
 from steps.cli.params import ParamError, as_text, boolean
 from steps.cli.shared_params import ALPHAS, EPS
 from steps.pipeline.cache import cache_key, code_version, content_hash, effective_params
+from steps.pipeline.promotion import judged
+from steps.pipeline.registry import Registration
 from steps.pipeline.report_page import StepSummary, html_page, markdown
 
 
@@ -91,14 +93,19 @@ def test_the_report_shows_every_step_with_its_plots_inlined(tmp_path):
         metrics={},
         models={},
         table=[{"group": "Biscoe", "best eps": "0.5"}],
-        registered={"penguins-dbscan-island-Biscoe": "2"},
+        registered=[
+            Registration(
+                "penguins-dbscan-island-Biscoe", "2", "1", judged("s_dbw", False, 0.41, 0.52, 168)
+            ).row()
+        ],
     )
     summaries = [fresh, reused]
     page = markdown("title", summaries)
     assert "| classify_sex | fresh | [aaaaaaaa](http://h/#/experiments/1/runs/" in page
     assert "eval_acc 0.9254" in page and "`models:/m-1`" in page
     assert "![roc_curve](classify_sex/roc_curve.png)" in page
-    assert "| Biscoe | 0.5 |" in page and "`penguins-dbscan-island-Biscoe` version 2" in page
+    assert "| Biscoe | 0.5 |" in page and "### Champion and challenger" in page
+    assert "| penguins-dbscan-island-Biscoe | v1 | v2 | s_dbw | 0.41 | 0.52 | 168 | kept: worse |" in page
     html = html_page("title <&>", summaries, tmp_path)
     assert "title &lt;&amp;&gt;" in html
     assert "data:image/png;base64,iVBORyBmYWtlIGJ5dGVz" in html

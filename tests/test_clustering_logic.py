@@ -110,3 +110,17 @@ def test_chosen_eps_is_the_best_by_the_metric_and_none_when_undefined(biscoe):
     assert clustering.chosen_eps(results, "silhouette") == clustering.best(table, "silhouette")["eps"]
     undefined = clustering.sweep(biscoe.head(2), clustering.FEATURES, [0.5], 3)
     assert clustering.chosen_eps(undefined, "s_dbw") is None
+
+
+def test_scores_by_group_scores_each_group_standardised_on_its_own():
+    frame = load_penguins().frame
+    rows = clustering.rows_to_sweep(frame, "island", clustering.FEATURES)
+    labels = np.zeros(len(rows), dtype=np.int64)
+    biscoe = rows["island"] == "Biscoe"
+    model = clustering.fit_model(rows.loc[biscoe, list(clustering.FEATURES)], 0.5, 3)
+    labels[biscoe.to_numpy()] = model.named_steps["dbscan"].labels_
+    scores = clustering.scores_by_group(rows, "island", clustering.FEATURES, labels, "s_dbw")
+    assert sorted(scores) == ["Biscoe", "Dream", "Torgersen"]
+    scaled = model.named_steps["standardscaler"].transform(rows.loc[biscoe, list(clustering.FEATURES)])
+    assert scores["Biscoe"] == clustering.cluster_metrics(scaled, model.named_steps["dbscan"].labels_)["s_dbw"]
+    assert scores["Dream"] is None  # one cluster: s_dbw is undefined

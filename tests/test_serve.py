@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from harness.cli import fresh_experiment_name
 from steps.ml import clustering
 from steps.ml.data import load_penguins
-from steps.pipeline.registry import register_champion
+from steps.pipeline.registry import ALIAS, Candidate, register_challenger
 from tests.support import child_runs, mlflow_run, post, served
 
 pytestmark = [pytest.mark.e2e]
@@ -46,12 +47,15 @@ def test_the_registered_clustering_router_scores_penguins_of_every_island(tracki
     result = mlflow_run("cluster_islands", experiment, tracking_uri, eps="0.3,0.5,0.9")
     assert result.returncode == 0, result.stderr[-3000:]
     job = result.run()
-    register_champion(MlflowClient(), "penguins-clusters-island", job.data.tags["model_uri"])
+    # A name of its own: the session's server holds main's penguins-clusters-island, judged by other tests.
+    name = fresh_experiment_name("penguins-clusters-island")
+    registration = register_challenger(MlflowClient(), Candidate(name, job.data.tags["model_uri"]), judge=None)
+    assert registration.champion == "1" and registration.line() == f"{name}: challenger v1 promoted: first version"
     penguins = load_penguins().frame
     rows = penguins.groupby("island").head(3).loc[:, ["island", *clustering.FEATURES]]
     unknown = rows.head(1).assign(island="Atlantis")
 
-    with served("models:/penguins-clusters-island@champion", tracking_uri, tmp_path / "serve.log") as url:
+    with served(f"models:/{name}@{ALIAS}", tracking_uri, tmp_path / "serve.log") as url:
         status, answer = post(url, {"dataframe_split": rows.to_dict(orient="split", index=False)})
         refused, error = post(url, {"dataframe_split": unknown.to_dict(orient="split", index=False)})
 

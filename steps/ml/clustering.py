@@ -103,6 +103,20 @@ def cluster_metrics(scaled: np.ndarray, labels: np.ndarray) -> dict[str, float |
     }
 
 
+def scores_by_group(
+    rows: pd.DataFrame, group_by: str, features: Sequence[str], labels: np.ndarray, metric: str
+) -> dict[str, float | None]:
+    """`metric` of one labelling of `rows` (-1 = noise), group by group, each group standardised as the sweep does:
+    how a champion and a challenger are compared on the same rows."""
+    from sklearn.preprocessing import StandardScaler
+
+    scores = {}
+    for group, index in rows.groupby(group_by, sort=True).indices.items():
+        scaled = StandardScaler().fit_transform(rows.iloc[index][list(features)])
+        scores[str(group)] = cluster_metrics(scaled, np.asarray(labels)[index])[metric]
+    return scores
+
+
 def sweep(
     group: pd.DataFrame, features: Sequence[str], eps_values: Sequence[float], min_samples: int
 ) -> list[EpsResult]:

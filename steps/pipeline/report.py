@@ -43,7 +43,7 @@ def where_to_look(run, uri: str) -> list[str]:
     return lines
 
 
-def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> report_page.StepSummary:
+def summarise(step: StepResults, root: Path, registered: list) -> report_page.StepSummary:
     """What the report shows of one step; its plots are downloaded under `root`."""
     outcome, source = step.outcome, step.run
     # The run's own artifact store: by run id, every list and download would fetch the run again.
@@ -79,7 +79,7 @@ def summarise(step: StepResults, root: Path, registered: dict[str, str]) -> repo
         models=models,
         plots=sorted(plots, key=lambda plot: (plot.stem, plot.parent.name != "plots")),
         table=table,
-        registered=registered,
+        registered=[registration.row() for registration in registered],
     )
 
 
@@ -91,11 +91,12 @@ def _download(run, artifact: str, to: Path) -> Path:
     return to
 
 
-def log_report(results: list[StepResults], registered: dict[str, dict[str, str]]) -> None:
+def log_report(results: list[StepResults], registered: dict[str, list]) -> None:
+    """`registered`: each step's registrations (steps/pipeline/registry.py), by entry point."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with ThreadPoolExecutor(len(results)) as pool:  # mostly waiting on downloads: one thread per step
-            summaries = list(pool.map(lambda r: summarise(r, root, registered.get(r.outcome.entry_point, {})), results))
+            summaries = list(pool.map(lambda r: summarise(r, root, registered.get(r.outcome.entry_point, [])), results))
         title = f"mlflow-penguins: main run {mlflow.active_run().info.run_id}"
         (root / "report.md").write_text(report_page.markdown(title, summaries))
         (root / "report.html").write_text(report_page.html_page(title, summaries, root))

@@ -22,7 +22,7 @@ class StepSummary:
     models: dict[str, str]  # label -> model URI
     plots: list[Path] = field(default_factory=list)  # PNG files, relative to the report's directory
     table: list[dict[str, str]] = field(default_factory=list)  # extra rows, e.g. each group's chosen eps
-    registered: dict[str, str] = field(default_factory=dict)  # registered model name -> version
+    registered: list[dict[str, str]] = field(default_factory=list)  # the champion/challenger table's rows
 
 
 def _number(value: float) -> str:
@@ -37,11 +37,12 @@ def markdown(title: str, summaries: list[StepSummary]) -> str:
     for s in summaries:
         lines += ["", f"## {s.entry_point} ({s.state})", "", f"Run: [{s.run_id}]({s.link})", ""]
         lines += [f"- {label}: `{uri}`" for label, uri in s.models.items()]
-        lines += [f"- registered: `{name}` version {v} (alias champion)" for name, v in s.registered.items()]
-        if s.table:
-            columns = list(s.table[0])
-            lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in s.table]
+        for heading, table in (("Champion and challenger", s.registered), ("", s.table)):
+            if table:
+                columns = list(table[0])
+                lines += ["", *([f"### {heading}", ""] if heading else [])]
+                lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+                lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in table]
         lines += ["", *(f"![{p.stem}]({p.as_posix()})" for p in s.plots)]
     return "\n".join(lines) + "\n"
 
@@ -67,15 +68,14 @@ def html_page(title: str, summaries: list[StepSummary], root: Path) -> str:
         parts.append(f"<h2>{e(s.entry_point)} <span class='{e(s.state)}'>({e(s.state)})</span></h2><ul>")
         parts.append(f"<li>run <a href='{e(s.link)}'>{e(s.run_id)}</a></li>")
         parts += [f"<li>{e(label)}: <code>{e(uri)}</code></li>" for label, uri in s.models.items()]
-        parts += [
-            f"<li>registered <code>{e(n)}</code> version {e(v)} (alias champion)</li>" for n, v in s.registered.items()
-        ]
         parts.append("</ul>")
-        if s.table:
-            columns = list(s.table[0])
-            parts.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{e(row[c])}</td>" for c in columns) + "</tr>" for row in s.table]
-            parts.append("</table>")
+        for heading, table in (("Champion and challenger", s.registered), ("", s.table)):
+            if table:
+                columns = list(table[0])
+                parts += [f"<h3>{e(heading)}</h3>"] if heading else []
+                parts.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>")
+                parts += ["<tr>" + "".join(f"<td>{e(row[c])}</td>" for c in columns) + "</tr>" for row in table]
+                parts.append("</table>")
         for plot in s.plots:
             data = base64.b64encode((root / plot).read_bytes()).decode()
             parts.append(f"<p><img alt='{e(plot.stem)}' src='data:image/png;base64,{data}'></p>")

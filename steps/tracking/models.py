@@ -19,6 +19,7 @@ def pinned(*distributions: str) -> list[str]:
 
 SKLEARN_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
 CATEGORIES = "categories"  # a model's metadata: each text input's allowed values
+HELDOUT_ROWS = "heldout_rows.parquet"  # a supervised step's held-out rows, raw: the registry judges models on them
 
 
 def log_sklearn_model(model, name: str, example, categories: dict[str, list[str]]) -> str:
