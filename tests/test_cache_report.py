@@ -94,9 +94,7 @@ def test_the_report_shows_every_step_with_its_plots_inlined(tmp_path):
         models={},
         table=[{"group": "Biscoe", "best eps": "0.5"}],
         registered=[
-            Registration(
-                "penguins-dbscan-island-Biscoe", "2", "1", judged("s_dbw", False, 0.41, 0.52, 168)
-            ).row()
+            Registration("penguins-dbscan-island-Biscoe", "2", "1", judged("s_dbw", False, 0.41, 0.52, 168)).row()
         ],
     )
     summaries = [fresh, reused]
