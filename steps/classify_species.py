@@ -15,7 +15,7 @@ from steps.cli.shared_params import SEED
 from steps.ml.data import categories_of, split_rows
 from steps.spark.models import log_spark_model
 from steps.spark.session import SPARK_MASTER, executor_environment, is_connect, spark_session
-from steps.tracking.models import CATEGORIES, pinned
+from steps.tracking.models import CATEGORIES, log_heldout_rows, pinned
 from steps.tracking.runner import run_step
 
 PARAMS = (
@@ -57,6 +57,7 @@ def classify_species(values, penguins):
             metadata={CATEGORIES: categories_of(species.CATEGORICAL)},
         )
     mlflow.set_tag("model_uri", model_uri)
+    log_heldout_rows(test_rows.loc[:, [*species.FEATURES, "species"]])
     return metrics
 
 

@@ -38,6 +38,8 @@ CASES = [
     ("classify_sex", {"max_iter": "0"}, "max_iter", "whole number >= 1"),
     ("tune_body_mass", {"alphas": ""}, "alphas", "list of one or more numbers"),
     ("tune_body_mass", {"alphas": "0.1,big"}, "alphas", "list of one or more numbers"),
+    ("tune_body_mass", {"test_size": "1"}, "test_size", "between 0 and 1"),
+    ("tune_body_mass", {"seed": "seven"}, "seed", "a whole number"),
     ("classify_sex", {"data": "/no/such/penguins.csv"}, "data", "no such file"),
     ("tune_body_mass", {"data": "{bad}/no_flipper.csv"}, "data", "missing column(s) flipper_length_mm"),
     ("classify_sex", {"data": "{bad}/text_depth.csv"}, "data", "non-numeric value(s) in column(s) bill_depth_mm"),

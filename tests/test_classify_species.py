@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from harness.cli import fresh_experiment_name
-from steps.ml.data import load_penguins
+from steps.ml.data import load_penguins, split_rows
 from steps.ml.species import FEATURES, SPECIES
+from steps.tracking.models import HELDOUT_ROWS
 from tests.support import mlflow_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
@@ -38,6 +39,15 @@ def test_local_run_logs_metrics_and_parameters(local_run):
     assert local_run.data.params["max_iter"] == "10"
     assert local_run.data.tags["spark_master"].startswith("local")
     assert all(0 <= local_run.data.metrics[m] <= 1 for m in METRICS)
+
+
+def test_the_heldout_rows_are_the_test_fraction(local_run):
+    path = mlflow.artifacts.download_artifacts(run_id=local_run.info.run_id, artifact_path=HELDOUT_ROWS)
+    heldout = pd.read_parquet(path)
+    _, expected = split_rows(load_penguins().frame, "species", 0.2, 42)
+    assert list(heldout.columns) == [*FEATURES, "species"]
+    assert len(heldout) == 67
+    pd.testing.assert_frame_equal(heldout, expected.loc[:, [*FEATURES, "species"]].reset_index(drop=True))
 
 
 def test_model_reloads_as_pyfunc_and_scores_raw_penguins(local_run):

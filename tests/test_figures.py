@@ -131,8 +131,6 @@ def router_answers(groups: int, name) -> pd.DataFrame:
 
 def figures():
     """(name, a function drawing the figure) for every figure the steps log, each with realistic and hard inputs."""
-    scores = RNG.random(120)
-    is_male = scores + RNG.normal(0, 0.3, 120) > 0.5
     confusion = pd.DataFrame(
         [[31, 4], [3, 29]],
         index=pd.Index(["female", "male"], name="true"),
@@ -149,8 +147,6 @@ def figures():
     wide_rmse = wide_alphas.assign(cv_rmse=np.geomspace(12.3, 98765.0, 13), cv_rmse_std=np.geomspace(1.0, 9876.0, 13))
     islands = ["Biscoe", "Dream", "Torgersen"]
     return [
-        ("roc_curve", lambda: plots.roc_curve_figure(is_male, scores, "male")),
-        ("roc_curve, perfect scores", lambda: plots.roc_curve_figure(is_male, is_male.astype(float), "male")),
         ("confusion", lambda: plots.confusion_figure(confusion)),
         ("confusion, counts in the hundreds of millions", lambda: plots.confusion_figure(big_confusion)),
         ("rmse_by_alpha", lambda: plots.rmse_by_alpha_figure(rmse, 1.0)),

@@ -88,9 +88,9 @@ def test_the_report_summarises_every_step(first_main):
         assert run.info.run_id in page and run.info.run_id in html
     assert f"eval_acc {steps['classify_sex'].data.metrics['eval_acc']:.4g}" in page
     assert steps["classify_species"].data.tags["model_uri"] in html
-    assert "![roc_curve](classify_sex/roc_curve.png)" in page
-    # roc, confusion, rmse; per island its metrics by eps and its clustering at the chosen eps
-    assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 3 + 3
+    assert "![roc_curve_plot](classify_sex/roc_curve_plot.png)" in page
+    # classify_sex: evaluate's five and our confusion counts; rmse; per island its metrics by eps and its clustering
+    assert html.count("data:image/png;base64,") == 6 + 1 + 3 + 3
     assert "![Biscoe](cluster_islands/plots/Biscoe.png)\n![Biscoe](cluster_islands/clusters/Biscoe.png)" in page
     assert "best eps" in html and "Biscoe" in html
 

@@ -1,4 +1,4 @@
-"""The ML logic on the bundled penguins: sex classifier, shared encoder, ridge search, plots."""
+"""The ML logic on the bundled penguins: sex classifier, shared encoder, body mass split and ridge search, plots."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
+from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error, roc_auc_score
 
 from steps.ml import body_mass, plots, sex
@@ -31,8 +32,14 @@ def classifier(data):
 
 
 @pytest.fixture(scope="module")
-def fitted(frame):
-    return body_mass.search_alpha(frame, ALPHAS)
+def mass_split(frame):
+    return body_mass.split(frame, test_size=0.2, seed=42)
+
+
+@pytest.fixture(scope="module")
+def fitted(mass_split):
+    train, _ = mass_split
+    return body_mass.search_alpha(train, ALPHAS)
 
 
 def test_split_is_stratified_on_sex(frame, data):
@@ -54,6 +61,13 @@ def test_split_is_reproducible_from_the_seed(frame, data):
 def test_split_of_three_rows_is_a_data_error(frame):
     with pytest.raises(DataError, match=r"^data: 3 complete rows"):
         sex.split(frame.head(3), test_size=0.2, seed=42)
+
+
+def test_heldout_rows_are_the_test_rows_with_their_sex(frame, data):
+    rows = sex.heldout_rows(data)
+    assert list(rows.columns) == [*sex.FEATURES, "sex"]
+    assert len(rows) == 67 and list(rows.index) == list(data.X_test.index)
+    assert rows.equals(frame.loc[data.X_test.index, [*sex.FEATURES, "sex"]])
 
 
 def test_classifier_metrics_are_rates_and_auc_is_high(classifier, data):
@@ -106,11 +120,43 @@ def test_rmse_by_alpha_has_one_row_per_alpha_and_best_is_smallest(fitted):
     assert (table["cv_rmse_std"] >= 0).all()
 
 
-def test_best_model_predicts_grams_from_raw_rows(fitted, frame):
+def test_body_mass_split_holds_out_a_seeded_fifth_stratified_on_species(frame, mass_split):
+    train, heldout = mass_split
+    assert (len(train), len(heldout)) == (266, 67)
+    assert list(train.columns) == list(heldout.columns) == [*body_mass.FEATURES, "body_mass_g"]
+    assert not set(train.index) & set(heldout.index)
+    overall = frame["species"].value_counts(normalize=True)
+    for side in (train, heldout):
+        assert (side["species"].value_counts(normalize=True) - overall).abs().max() < 0.01
+    again, other = body_mass.split(frame, 0.2, 42), body_mass.split(frame, 0.2, 7)
+    assert list(again[1].index) == list(heldout.index) and list(again[0].index) == list(train.index)
+    assert list(other[1].index) != list(heldout.index)
+
+
+def test_body_mass_split_too_small_for_the_split_or_the_folds_is_a_data_error(frame):
+    # Three Adelie penguins split (one species), but leave 2 training rows for 5 folds.
+    with pytest.raises(DataError, match=r"^data: 3 complete rows leave 2 training rows, fewer than the 5 CV folds"):
+        body_mass.split(frame.head(3), test_size=0.2, seed=42)
+    three_species = frame.groupby("species").head(2)  # 2 held-out rows cannot hold all 3 species
+    with pytest.raises(DataError, match=r"^data: 6 complete rows cannot be split"):
+        body_mass.split(three_species, test_size=0.2, seed=42)
+
+
+def test_the_search_sees_the_training_rows_only(fitted, mass_split):
+    train, _ = mass_split
+    search = fitted.named_steps["search"]
+    assert search.n_splits_ == 5
+    # The best alpha refit on the 266 training rows, not on all 333.
+    encoded = fitted.named_steps["encode"].transform(train)
+    refit = Ridge(alpha=search.best_params_["alpha"]).fit(encoded, train["body_mass_g"])
+    np.testing.assert_array_equal(search.best_estimator_.coef_, refit.coef_)
+
+
+def test_best_model_predicts_grams_from_raw_heldout_rows(fitted, mass_split):
+    _, heldout = mass_split
     model = body_mass.best_model(fitted)
-    X = frame.loc[:, list(body_mass.FEATURES)]
-    predicted = model.predict(X)
-    rmse = float(np.sqrt(mean_squared_error(frame["body_mass_g"], predicted)))
+    predicted = model.predict(heldout.loc[:, list(body_mass.FEATURES)])
+    rmse = float(np.sqrt(mean_squared_error(heldout["body_mass_g"], predicted)))
     assert rmse < 500
     assert 2500 < predicted.mean() < 6500  # grams, not kilograms
     assert model.named_steps["ridge"].alpha == fitted.named_steps["search"].best_params_["alpha"]
@@ -119,9 +165,6 @@ def test_best_model_predicts_grams_from_raw_rows(fitted, frame):
 def test_plots_return_figures(classifier, data, fitted):
     search = fitted.named_steps["search"]
     figures = [
-        plots.roc_curve_figure(
-            (data.y_test == sex.POSITIVE).to_numpy(), sex.positive_scores(classifier, data.X_test), sex.POSITIVE
-        ),
         plots.confusion_figure(sex.confusion(classifier, data)),
         plots.rmse_by_alpha_figure(body_mass.rmse_by_alpha(search), search.best_params_["alpha"]),
     ]
@@ -129,8 +172,8 @@ def test_plots_return_figures(classifier, data, fitted):
         for figure in figures:
             assert isinstance(figure, Figure)
             assert len(figure.axes) >= 1
-        assert figures[0].axes[0].get_title() == "ROC curve, test set"
-        assert "best alpha" in figures[2].axes[0].get_legend().get_texts()[0].get_text()
+        assert figures[0].axes[0].get_title() == "Confusion matrix, test set"
+        assert "best alpha" in figures[1].axes[0].get_legend().get_texts()[0].get_text()
     finally:
         for figure in figures:
             plt.close(figure)

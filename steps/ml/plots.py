@@ -87,16 +87,6 @@ def _fitted_title(title: str, size: float, width: float, left: float, right: flo
     return _wrapped(title, 2 * (min(centre, width - centre) - EDGE), size)
 
 
-def roc_curve_figure(is_positive: np.ndarray, scores: np.ndarray, positive: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(5, 5))
-    from sklearn.metrics import RocCurveDisplay
-
-    RocCurveDisplay.from_predictions(is_positive, scores, name=f"P({positive})", ax=ax, plot_chance_level=True)
-    ax.set_title("ROC curve, test set")
-    fig.tight_layout()
-    return fig
-
-
 def confusion_figure(matrix: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(4.5, 4))
     import seaborn as sns  # imported here: it costs seconds, and most callers never draw a heatmap

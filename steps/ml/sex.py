@@ -38,6 +38,11 @@ def split(frame: pd.DataFrame, test_size: float, seed: int) -> Split:
     return Split(train.loc[:, list(FEATURES)], test.loc[:, list(FEATURES)], train[TARGET], test[TARGET])
 
 
+def heldout_rows(data: Split) -> pd.DataFrame:
+    """The test rows as the data set has them: the model's features, then the sex."""
+    return data.X_test.assign(**{TARGET: data.y_test})
+
+
 def fit_classifier(X: pd.DataFrame, y: pd.Series, C: float, max_iter: int, seed: int) -> Pipeline:
     """Encode categories (documented codes), scale, then logistic regression, as the tutorial does."""
     model = make_pipeline(
