@@ -14,6 +14,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT as ENTRY_POINT
 
 from steps import PROJECT, UserError
 from steps.tracking.runner import was_stopped
+from steps.tracking.runs import every_run
 
 STEP, CACHE, CACHE_KEY, REUSED_FROM = "penguins.step", "penguins.cache", "penguins.cache_key", "penguins.reused_run_id"
 
@@ -42,11 +43,8 @@ def read_results(client, experiment_id: str, outcome: StepOutcome, source: Run |
     """`source`: the source run when the caller has it already (a reused step's search result)."""
     groups = []
     if outcome.entry_point == "cluster_islands":
-        found = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{PARENT}` = '{outcome.source_run_id}' AND tags.`penguins.level` = 'group'",
-            max_results=1000,
-        )
+        of_this_sweep = f"tags.`{PARENT}` = '{outcome.source_run_id}' AND tags.`penguins.level` = 'group'"
+        found = every_run(client, [experiment_id], of_this_sweep)
         groups = sorted(found, key=lambda r: r.data.tags.get("penguins.group", ""))
     return StepResults(outcome, source or client.get_run(outcome.source_run_id), groups)
 

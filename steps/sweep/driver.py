@@ -11,6 +11,7 @@ from steps.spark.session import ship_project_code
 from steps.sweep.config import JOB, LEVEL, RESULT_SCHEMA, SweepConfig
 from steps.sweep.task import group_task, spark_columns
 from steps.tracking.runner import end_unfinished_runs, interrupt_behind
+from steps.tracking.runs import every_run
 
 
 def delete_unnamed_runs(client, config: SweepConfig, results: pd.DataFrame) -> int:
@@ -20,14 +21,8 @@ def delete_unnamed_runs(client, config: SweepConfig, results: pd.DataFrame) -> i
     server carried out a create whose answer was lost, and the client sent it again), or
     logged by a speculative copy of a task whose other copy won."""
     kept = {*results["run_id"], *results["group_run_id"]}
-    stray, token = [], None
-    while True:
-        of_this_job = f"tags.`{JOB}` = '{config.job_run_id}'"
-        page = client.search_runs([config.experiment_id], of_this_job, max_results=1000, page_token=token)
-        stray += [r.info.run_id for r in page if r.info.run_id not in kept]
-        token = page.token
-        if not token:
-            break
+    of_this_job = f"tags.`{JOB}` = '{config.job_run_id}'"
+    stray = [r.info.run_id for r in every_run(client, [config.experiment_id], of_this_job) if r.info.run_id not in kept]
     for run_id in stray:
         client.delete_run(run_id)
     return len(stray)
