@@ -29,6 +29,12 @@ def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _tables(s: StepSummary) -> list[tuple[str, list[str], list[dict[str, str]]]]:
+    """The step's tables to show, each as (heading, columns, rows); the step's own table has no heading."""
+    shown = (("Champion and challenger", s.registered), ("", s.table))
+    return [(heading, list(rows[0]), rows) for heading, rows in shown if rows]
+
+
 def markdown(title: str, summaries: list[StepSummary]) -> str:
     lines = [f"# {title}", "", "| step | results | run | key metrics |", "|---|---|---|---|"]
     for s in summaries:
@@ -37,12 +43,10 @@ def markdown(title: str, summaries: list[StepSummary]) -> str:
     for s in summaries:
         lines += ["", f"## {s.entry_point} ({s.state})", "", f"Run: [{s.run_id}]({s.link})", ""]
         lines += [f"- {label}: `{uri}`" for label, uri in s.models.items()]
-        for heading, table in (("Champion and challenger", s.registered), ("", s.table)):
-            if table:
-                columns = list(table[0])
-                lines += ["", *([f"### {heading}", ""] if heading else [])]
-                lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-                lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in table]
+        for heading, columns, rows in _tables(s):
+            lines += ["", *([f"### {heading}", ""] if heading else [])]
+            lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in rows]
         lines += ["", *(f"![{p.stem}]({p.as_posix()})" for p in s.plots)]
     return "\n".join(lines) + "\n"
 
@@ -69,13 +73,11 @@ def html_page(title: str, summaries: list[StepSummary], root: Path) -> str:
         parts.append(f"<li>run <a href='{e(s.link)}'>{e(s.run_id)}</a></li>")
         parts += [f"<li>{e(label)}: <code>{e(uri)}</code></li>" for label, uri in s.models.items()]
         parts.append("</ul>")
-        for heading, table in (("Champion and challenger", s.registered), ("", s.table)):
-            if table:
-                columns = list(table[0])
-                parts += [f"<h3>{e(heading)}</h3>"] if heading else []
-                parts.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>")
-                parts += ["<tr>" + "".join(f"<td>{e(row[c])}</td>" for c in columns) + "</tr>" for row in table]
-                parts.append("</table>")
+        for heading, columns, rows in _tables(s):
+            parts += [f"<h3>{e(heading)}</h3>"] if heading else []
+            parts.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{e(row[c])}</td>" for c in columns) + "</tr>" for row in rows]
+            parts.append("</table>")
         for plot in s.plots:
             data = base64.b64encode((root / plot).read_bytes()).decode()
             parts.append(f"<p><img alt='{e(plot.stem)}' src='data:image/png;base64,{data}'></p>")
