@@ -36,6 +36,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
 from steps import UserError
 from steps.cli.mlproject import declared_parameters
 from steps.main import STEPS
+from steps.ml.data import load_any_table
 from steps.pipeline.conclude import REGISTER, conclude
 from steps.pipeline.step_runs import STEP, StepOutcome, read_results
 from steps.spark.session import SPARK_MASTER
@@ -122,7 +123,7 @@ def conclude_job(job_run: str, flags: list[str]) -> None:
         conclude(client, run, results, values["register"], table)
         return {"steps": len(results)}
 
-    run_step("main", CONCLUDE_PARAMS, body, flags)
+    run_step("main", CONCLUDE_PARAMS, body, flags, load=load_any_table)  # the data as the sweep reads it
 
 
 def main(argv: list[str]) -> None:

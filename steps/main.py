@@ -30,7 +30,7 @@ from steps.cli.mlproject import declared_parameters
 from steps.cli.params import Param, ParamError, as_text, boolean
 from steps.cli.shared_params import ALPHAS, EPS, GROUP_BY, LOG_MODELS, MIN_SAMPLES, SEED, SELECT_BY
 from steps.ml.clustering import rows_to_sweep
-from steps.ml.data import MEASUREMENTS
+from steps.ml.data import MEASUREMENTS, load_any_table
 from steps.pipeline.cache import cache_key, code_version, effective_params
 from steps.pipeline.conclude import REGISTER, conclude
 from steps.pipeline.step_runs import CACHE_KEY, StepResults, find_cached, read_results, record_reuse, run_fresh
@@ -61,7 +61,8 @@ def pipeline(values, penguins):
         raise ParamError(
             f"log_models: must be all or best with register={values['register']} (a sweep without models has none)"
         )
-    rows_to_sweep(penguins.frame, values["group_by"], MEASUREMENTS)  # a bad group_by stops main before any step
+    swept = load_any_table(values["data"])  # as cluster_islands reads it: every column, group_by may be any
+    rows_to_sweep(swept.frame, values["group_by"], MEASUREMENTS)  # a bad group_by stops main before any step
     run = mlflow.active_run()
     client = MlflowClient()
     experiment_id = run.info.experiment_id
@@ -102,7 +103,7 @@ def pipeline(values, penguins):
             raise
     results = [future.result() for future in futures]  # the first failed step, in STEPS order, fails main
 
-    conclude(client, run, results, values["register"], penguins)
+    conclude(client, run, results, values["register"], swept)
     fresh = sum(r.outcome.state == "fresh" for r in results)
     return {"steps_fresh": fresh, "steps_reused": len(results) - fresh}
 

@@ -1,6 +1,6 @@
 """Promotion through `main -P register=...` on a tracking server of its own (registered names are global to a
 server): a worse model never becomes champion, force moves it, a better one is promoted, a router that drops
-groups is kept and one no worse on every group is promoted."""
+groups is kept and one no worse on every group is promoted; past GROUP_MODELS_UP_TO groups, the router alone."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from harness.cli import fresh_experiment_name
 from harness.servers import start_tracking_server, stop_process
 from steps.ml.data import load_penguins
-from steps.pipeline.registry import ALIAS, CHALLENGER, VERDICT
+from steps.pipeline.registry import ALIAS, CHALLENGER, GROUP_MODELS_UP_TO, VERDICT
 from tests.support import mlflow_run, tracking_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.slow]
@@ -86,3 +86,17 @@ def test_a_router_that_drops_a_group_is_kept_and_one_no_worse_everywhere_promote
     champion, challenger = versions(ROUTER)
     assert champion == challenger != before
     assert mlflow.pyfunc.load_model(f"models:/{ROUTER}@{ALIAS}") is not None
+
+
+def test_past_the_limit_of_groups_only_the_router_is_registered(registry, tmp_path):
+    sites = tmp_path / "sites.csv"
+    penguins = load_penguins().frame
+    count = GROUP_MODELS_UP_TO + 1
+    penguins.assign(site=[f"site-{i % count}" for i in range(len(penguins))]).to_csv(sites, index=False)
+
+    result = main(registry, register="true", data=str(sites), group_by="site")
+
+    line = f"main: {count} groups: only the router is registered (each group's own model is, up to 4 groups)"
+    assert line in result.stdout
+    assert "main: penguins-clusters-site: challenger v1 promoted: first version" in result.stdout
+    assert not [m.name for m in MlflowClient().search_registered_models("name LIKE 'penguins-dbscan-site-%'")]

@@ -20,7 +20,8 @@ REGISTER = Param(
 
 
 def conclude(client, run, results: list[StepResults], register: str, table: Table) -> dict:
-    """Register (per `register`, judged on `table`, the data the steps read), log the report, print where to look.
+    """Register (per `register`, judged on `table`, the data as the sweep read it), log the report, print where
+    to look.
 
     Returns the registrations (steps/pipeline/registry.py), by entry point."""
     registered = {}

@@ -61,7 +61,7 @@ SUPERVISED = {
 
 
 def judge_for(step: StepResults, table) -> Judge:
-    """The judge of `step`'s models; `table`: the data main's steps read."""
+    """The judge of `step`'s models; `table`: the data as the sweep read it (every column)."""
     if step.outcome.entry_point == "cluster_islands":
         return clustering_judge(step, table)
     how = SUPERVISED[step.outcome.entry_point]
@@ -95,6 +95,7 @@ def clustering_judge(step: StepResults, table) -> Judge:
     features = [f.strip() for f in params["features"].split(",")]
     greater_is_better = not LOWER_IS_BETTER[select_by]
     rows = functools.cache(lambda: rows_to_sweep(table.frame, group_by, features))
+    rows_of_group = functools.cache(lambda: rows().groupby(group_by, sort=False).indices)  # grouped once, not per model
 
     def labelled(model_uri: str, of: pd.DataFrame, group: str | None) -> tuple[np.ndarray, set[str] | None]:
         """Each row's cluster (-1: noise or not served) and, for the router, the groups it serves."""
@@ -106,7 +107,7 @@ def clustering_judge(step: StepResults, table) -> Judge:
         return answer["cluster"].fillna(-1).to_numpy(dtype=np.int64), served
 
     def judge(champion_uri: str, challenger_uri: str, group: str | None = None) -> Verdict:
-        of = rows() if group is None else rows().loc[lambda r: r[group_by] == group].reset_index(drop=True)
+        of = rows() if group is None else rows().iloc[rows_of_group().get(group, [])].reset_index(drop=True)
         scores, served = {}, {}
         for whose, uri in (("champion", champion_uri), ("challenger", challenger_uri)):
             try:

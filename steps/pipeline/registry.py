@@ -16,9 +16,9 @@ from steps.pipeline.step_runs import StepResults
 ALIAS, CHALLENGER = "champion", "challenger"
 SOURCE_MODEL = "penguins.model_uri"  # model version tag: the URI it was registered from
 VERDICT = "penguins.verdict"  # model version tags: VERDICT is promoted or kept, then VERDICT.<what> for the rest
-# Past this many groups the sweep's router alone is registered: each group's model costs a version and two
-# model loads to judge (docs/performance.md).
-GROUP_MODELS_UP_TO = 100
+# Past this many groups only the sweep's router is registered: registering and judging each group's own model
+# costs about as much as sweeping that group (docs/performance.md, "The registry").
+GROUP_MODELS_UP_TO = 4
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,15 @@ class Registration:
         }
 
 
-def models_of(results: StepResults) -> list[Candidate]:
+def models_of(results: StepResults, group_models_up_to: int = GROUP_MODELS_UP_TO) -> list[Candidate]:
     """The step's model; for the sweep, the router that serves every group (`penguins-clusters-<group_by>`)
-    and, up to GROUP_MODELS_UP_TO groups, each group's chosen model (`penguins-dbscan-<group_by>-<group>`)."""
+    and, up to `group_models_up_to` groups, each group's chosen model (`penguins-dbscan-<group_by>-<group>`)."""
     uri = results.run.data.tags.get("model_uri")
     if results.outcome.entry_point != "cluster_islands":
         return [Candidate(f"penguins-{results.outcome.entry_point.replace('_', '-')}", uri)] if uri else []
     group_by = results.run.data.params.get("group_by")
     models = [Candidate(f"penguins-clusters-{group_by}", uri)] if uri else []
-    if len(results.groups) > GROUP_MODELS_UP_TO:
+    if len(results.groups) > group_models_up_to:
         return models
     for run in results.groups:
         if "best_model_uri" in run.data.tags:
