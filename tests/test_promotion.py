@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from harness.cli import fresh_experiment_name
 from harness.servers import start_tracking_server, stop_process
+from steps.ml import clustering
 from steps.ml.data import load_penguins
 from steps.pipeline.registry import ALIAS, CHALLENGER, GROUP_MODELS_UP_TO, VERDICT
 from tests.support import mlflow_run, tracking_to
@@ -85,7 +86,9 @@ def test_a_router_that_drops_a_group_is_kept_and_one_no_worse_everywhere_promote
     )
     champion, challenger = versions(ROUTER)
     assert champion == challenger != before
-    assert mlflow.pyfunc.load_model(f"models:/{ROUTER}@{ALIAS}") is not None
+    penguins = load_penguins().frame.loc[:, ["island", *clustering.FEATURES]]
+    answer = mlflow.pyfunc.load_model(f"models:/{ROUTER}@{ALIAS}").predict(penguins)  # the champion serves all three
+    assert len(answer) == len(penguins) and set(answer["group"]) == {"Biscoe", "Dream", "Torgersen"}
 
 
 def test_past_the_limit_of_groups_only_the_router_is_registered(registry, tmp_path):
