@@ -24,13 +24,12 @@ from steps.cli.params import Param, ParamError, boolean, text
 from steps.ml.data import table_at
 from steps.scoring.job import (
     check_columns,
-    counts,
-    distribution,
     is_csv,
     output_path,
     read_back,
     read_table,
     scored,
+    tally,
     write,
     written_in_place,
 )
@@ -61,7 +60,7 @@ def score(values, table):
         model = resolve(values["model"], Path(tmp))
         mlflow.set_tags(model.tags())
         env = executor_environment(tracking_uri, run.info.experiment_id)
-        with spark_session(values["spark_master"], "score", env, WORKER_IMPORTS) as spark:
+        with spark_session(values["spark_master"], "score", env, WORKER_IMPORTS, small_data=False) as spark:
             ship_project_code(spark)
             frame = read_table(spark, table.source)
             check_columns(frame, model)
@@ -69,13 +68,12 @@ def score(values, table):
             with written_in_place(output) as temporary:
                 write(scored(spark, frame, model, tracking_uri), temporary, csv=is_csv(output.name))
                 written = read_back(spark, temporary, csv=is_csv(output.name))
-                numbers = counts(written, model)
+                numbers, answers = tally(written, model)
                 if numbers["rows_in"] and not numbers["rows_scored"]:
                     first = written.select("reason").first()["reason"]
                     raise UserError(
                         f"model: scored none of the {numbers['rows_in']} rows; the first row's reason: {first}"
                     )
-                answers = distribution(written, model)
             seconds = time.monotonic() - started
     numbers["rows_per_s"] = numbers["rows_in"] / seconds
     mlflow.log_metrics(numbers)

@@ -110,17 +110,26 @@ def test_session_started_here_is_stopped_at_exit():
     assert SparkSession.getActiveSession() is None
 
 
-@pytest.mark.spark
-def test_a_local_sessions_jvm_runs_with_the_quick_jit_and_the_serial_collector():
-    # In a fresh interpreter: a process starts one JVM, with the options of its first session.
+def jvm_arguments(small_data: bool) -> set[str]:
+    """The JVM arguments of a local session started in a fresh interpreter (a process starts one JVM, with the
+    options of its first session)."""
     code = (
         "from steps.spark.session import spark_session\n"
-        "with spark_session('local[1]', 'jvm-options', {}) as spark:\n"
+        f"with spark_session('local[1]', 'jvm-options', {{}}, small_data={small_data}) as spark:\n"
         "    bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()\n"
         "    print(' '.join(bean.getInputArguments()))\n"
     )
-    done = fresh_python(code)
-    assert set(LOCAL_JVM_OPTIONS) <= set(done.stdout.split())
+    return set(fresh_python(code).stdout.split())
+
+
+@pytest.mark.spark
+def test_a_local_sessions_jvm_runs_with_the_quick_jit_and_the_serial_collector():
+    assert set(LOCAL_JVM_OPTIONS) <= jvm_arguments(small_data=True)
+
+
+@pytest.mark.spark
+def test_a_local_session_for_tables_of_any_size_keeps_the_jvms_optimising_jit_and_collector():
+    assert not set(LOCAL_JVM_OPTIONS) & jvm_arguments(small_data=False)
 
 
 @pytest.mark.spark

@@ -14,12 +14,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from steps.cli.params import ParamError
 from steps.ml.data import DataError, local_path
 from steps.ml.scoring import REASON
 from steps.scoring.model import ScoredModel
 from steps.scoring.task import batch_scorer, row_checker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPARK_TYPES = {"string": "string", "double": "double", "long": "bigint", "boolean": "boolean"}  # kind -> Spark SQL
 HISTOGRAM_BINS = 20
@@ -161,38 +165,34 @@ def read_back(spark, path: Path, csv: bool):
     return reader(str(path))
 
 
-def counts(written, model: ScoredModel) -> dict[str, int]:
-    """rows_in, rows_scored and rows_unscored of the written table."""
-    from pyspark.sql import functions as fn
-
-    key = quoted(model.inputs.key)
-    row = written.agg(fn.count(fn.lit(1)).alias("rows"), fn.count(fn.col(key)).alias("scored")).collect()[0]
-    return {
-        "rows_in": int(row["rows"]),
-        "rows_scored": int(row["scored"]),
-        "rows_unscored": int(row["rows"] - row["scored"]),
-    }
-
-
-def distribution(written, model: ScoredModel):
-    """The answer's distribution, small enough to read: rows per group and cluster for the router, per label for
-    a classifier, per bin of the prediction for a regressor (a pandas frame)."""
+def tally(written, model: ScoredModel) -> tuple[dict[str, int], pd.DataFrame]:
+    """rows_in, rows_scored and rows_unscored of the written table, and its answer's distribution, small enough
+    to read: rows per group and cluster for the router, per label for a classifier, per bin of the prediction
+    for a regressor. One pass over the table (two for a regressor: its range, then its bins)."""
     from pyspark.sql import functions as fn
 
     key = model.inputs.key
-    answer = fn.col(quoted(key)).cast(SPARK_TYPES[model.inputs.answer[key]]).alias(key)  # a CSV reads back text
-    if model.group_by is not None:
-        table = written.groupBy("group", answer).count().withColumnRenamed("count", "rows").toPandas()
-        return table.sort_values(["group", key], na_position="last").reset_index(drop=True)
-    if model.inputs.answer[key] != "double":
-        table = written.groupBy(answer).count().withColumnRenamed("count", "rows").toPandas()
-        return table.sort_values(key, na_position="last").reset_index(drop=True)
-    value = fn.col(quoted(key)).cast("double")
-    low, high = written.agg(fn.min(value), fn.max(value)).collect()[0]
+    kind = model.inputs.answer[key]
+    answer = fn.col(quoted(key)).cast(SPARK_TYPES[kind])  # a CSV reads back text
+    if kind == "double" and model.group_by is None:
+        return regression_tally(written, answer)
+    by = ["group", key] if model.group_by is not None else [key]
+    table = written.groupBy(*by[:-1], answer.alias(key)).count().withColumnRenamed("count", "rows").toPandas()
+    table = table.sort_values(by, na_position="last").reset_index(drop=True)
+    rows, scored = int(table["rows"].sum()), int(table.loc[table[key].notna(), "rows"].sum())
+    return {"rows_in": rows, "rows_scored": scored, "rows_unscored": rows - scored}, table
+
+
+def regression_tally(written, prediction) -> tuple[dict[str, int], pd.DataFrame]:
+    from pyspark.sql import functions as fn
+
+    numbers = fn.count(fn.lit(1)), fn.count(prediction), fn.min(prediction), fn.max(prediction)
+    rows, scored, low, high = written.agg(*numbers).collect()[0]
     width = ((high - low) / HISTOGRAM_BINS or 1.0) if low is not None else 1.0
-    bins = fn.least(fn.floor((value - fn.lit(low or 0.0)) / width), fn.lit(HISTOGRAM_BINS - 1))
+    bins = fn.least(fn.floor((prediction - fn.lit(low or 0.0)) / width), fn.lit(HISTOGRAM_BINS - 1))
     table = written.groupBy(bins.alias("bin")).count().withColumnRenamed("count", "rows").toPandas()
     table["from"] = (low or 0.0) + table["bin"] * width
     table["to"] = table["from"] + width
     table.loc[table["bin"].isna(), ["from", "to"]] = None
-    return table.loc[:, ["from", "to", "rows"]].sort_values("from", na_position="last").reset_index(drop=True)
+    table = table.loc[:, ["from", "to", "rows"]].sort_values("from", na_position="last").reset_index(drop=True)
+    return {"rows_in": rows, "rows_scored": scored, "rows_unscored": rows - scored}, table

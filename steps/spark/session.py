@@ -39,8 +39,8 @@ from steps.tracking.server import absolute_tracking_uri
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 SHUFFLE_PARTITIONS = "4"
-# A local session is short and its data small: the optimising JIT (C2) and a parallel
-# collector cost more CPU than they save (docs/performance.md).
+# A local session on small data: the optimising JIT (C2) and a parallel collector cost more
+# CPU than they save; on a table of any size (score) they pay (docs/performance.md).
 LOCAL_JVM_OPTIONS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 SPARK_MASTER = Param(
     "spark_master", "local[*]", check_master, f"where Spark runs: {ALLOWED}; an active session (Databricks) wins"
@@ -81,7 +81,9 @@ def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
-def session_conf(master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...]) -> dict:
+def session_conf(
+    master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...], small_data: bool = True
+) -> dict:
     """The confs of a session this module starts (not a Connect one: its server owns the configuration)."""
     conf = {
         "spark.master": master,
@@ -92,7 +94,7 @@ def session_conf(master: str, app_name: str, executor_env: dict[str, str], worke
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     java_options = [f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"]
-    if LOCAL_MASTER.match(master):
+    if LOCAL_MASTER.match(master) and small_data:
         java_options += LOCAL_JVM_OPTIONS
     if LOCAL_MASTER.match(master) and "PYSPARK_PYTHON" not in os.environ:
         # Local Python workers run this very interpreter (and its packages). On a cluster
@@ -108,7 +110,9 @@ def session_conf(master: str, app_name: str, executor_env: dict[str, str], worke
     return conf
 
 
-def start_session(master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...]):
+def start_session(
+    master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...], small_data: bool
+):
     """A new session on `master`; SparkStartError, one line, when Spark does not start."""
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
@@ -118,7 +122,7 @@ def start_session(master: str, app_name: str, executor_env: dict[str, str], work
         if master.startswith("sc://"):
             # Spark Connect: the server owns the cluster and its configuration.
             return SparkSession.builder.remote(master).appName(app_name).getOrCreate()
-        conf = session_conf(master, app_name, executor_env, worker_imports)
+        conf = session_conf(master, app_name, executor_env, worker_imports, small_data)
         output = jvm_output_to_hold()
         if output is not None and output.gateway is None:
             start_jvm(output, SparkConf().setAll(conf.items()))
@@ -133,12 +137,17 @@ def start_session(master: str, app_name: str, executor_env: dict[str, str], work
 
 @contextmanager
 def spark_session(
-    master: str, app_name: str, executor_env: dict[str, str], worker_imports: tuple[str, ...] = ()
+    master: str,
+    app_name: str,
+    executor_env: dict[str, str],
+    worker_imports: tuple[str, ...] = (),
+    small_data: bool = True,
 ) -> Iterator:
     """The session to use: the active one if any, else a new one on `master`, stopped on exit.
 
     `worker_imports`: modules the tasks use; a local session's Python daemon imports them
-    once, before it forks the workers (see steps/spark/daemon.py)."""
+    once, before it forks the workers (see steps/spark/daemon.py). `small_data`: a local
+    session's JVM starts with LOCAL_JVM_OPTIONS; False for tables of any size."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -146,7 +155,7 @@ def spark_session(
         yield active
         return
     check_cluster_needs(master)
-    session = start_session(master, app_name, executor_env, worker_imports)
+    session = start_session(master, app_name, executor_env, worker_imports, small_data)
     try:
         yield session
     finally:
