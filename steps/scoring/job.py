@@ -176,11 +176,14 @@ def tally(written, model: ScoredModel) -> tuple[dict[str, int], pd.DataFrame]:
     answer = fn.col(quoted(key)).cast(SPARK_TYPES[kind])  # a CSV reads back text
     if kind == "double" and model.group_by is None:
         return regression_tally(written, answer)
-    by = ["group", key] if model.group_by is not None else [key]
-    table = written.groupBy(*by[:-1], answer.alias(key)).count().withColumnRenamed("count", "rows").toPandas()
-    table = table.sort_values(by, na_position="last").reset_index(drop=True)
-    rows, scored = int(table["rows"].sum()), int(table.loc[table[key].notna(), "rows"].sum())
-    return {"rows_in": rows, "rows_scored": scored, "rows_unscored": rows - scored}, table
+    groups = ["group"] if model.group_by is not None else []
+    table = written.groupBy(*groups, answer.alias(key)).count().withColumnRenamed("count", "rows").toPandas()
+    table = table.sort_values([*groups, key], na_position="last").reset_index(drop=True)
+    return row_counts(int(table["rows"].sum()), int(table.loc[table[key].notna(), "rows"].sum())), table
+
+
+def row_counts(rows: int, scored: int) -> dict[str, int]:
+    return {"rows_in": rows, "rows_scored": scored, "rows_unscored": rows - scored}
 
 
 def regression_tally(written, prediction) -> tuple[dict[str, int], pd.DataFrame]:
@@ -195,4 +198,4 @@ def regression_tally(written, prediction) -> tuple[dict[str, int], pd.DataFrame]
     table["to"] = table["from"] + width
     table.loc[table["bin"].isna(), ["from", "to"]] = None
     table = table.loc[:, ["from", "to", "rows"]].sort_values("from", na_position="last").reset_index(drop=True)
-    return {"rows_in": rows, "rows_scored": scored, "rows_unscored": rows - scored}, table
+    return row_counts(rows, scored), table
